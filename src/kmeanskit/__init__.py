@@ -1,0 +1,19 @@
+"""kmeanskit: fast, complete, scikit-learn compatible k-means clustering."""
+
+from ._results import IterationRecord, KMeansResult
+from .init import kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
+from .kmeans import KMeans, kmeans
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KMeans",
+    "kmeans",
+    "KMeansResult",
+    "IterationRecord",
+    "kmeans_plusplus",
+    "kmeans_parallel",
+    "naive_sharding",
+    "random_points",
+    "__version__",
+]

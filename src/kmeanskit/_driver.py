@@ -1,0 +1,238 @@
+"""The one driver loop shared by every batch k-means algorithm.
+
+An algorithm is a *step*: a class built once per fit (``initialise state``)
+whose ``iterate`` method runs one assignment + accumulation pass.  The loop
+here owns everything else, written once: convergence (labels unchanged first,
+then centroid shift against the tolerance), empty-cluster relocation, history
+and verbose output.  Adding an algorithm is one kernel file and one entry in
+``STEPS``.
+
+Dense data is worked on in a frame centred on the data mean (the kernels
+centre each chunk on the fly, X is never copied), which keeps the
+||c||^2 - 2 x.c expansion accurate for data far from the origin.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels import CHUNK_ROWS
+from ._kernels.assign import assign_dense, assign_sparse
+from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse
+from ._results import IterationRecord
+
+# Below this many features a direct difference loop beats a BLAS call.
+GEMM_MIN_FEATURES = 8
+# Per-group partial sums: at most this many groups and this many bytes.
+MAX_GROUPS = 32
+GROUP_BYTES = 256 * 2**20
+
+
+@dataclass
+class Data:
+    """Validated input as the kernels want it (trusted, never modified)."""
+
+    X: np.ndarray | sp.csr_matrix
+    weights: np.ndarray
+    shift: np.ndarray  # the frame's origin for dense X, zeros for sparse
+
+    @property
+    def sparse(self) -> bool:
+        return sp.issparse(self.X)
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+
+def _row_blocks(n: int, rows: int = 65536):
+    return (slice(start, start + rows) for start in range(0, n, rows))
+
+
+def column_mean(X) -> np.ndarray:
+    """Feature means in float64 (no copy of X)."""
+    if sp.issparse(X):
+        return np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+    total = np.zeros(X.shape[1])
+    for block in _row_blocks(X.shape[0]):
+        total += X[block].sum(axis=0, dtype=np.float64)
+    return total / X.shape[0]
+
+
+def centred_sq_norms(X, shift) -> np.ndarray:
+    """Squared norm of each dense row minus ``shift``, in float64."""
+    out = np.empty(X.shape[0])
+    for block in _row_blocks(X.shape[0]):
+        diff = X[block] - shift
+        out[block] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+def mean_and_variance(X) -> tuple[np.ndarray, np.ndarray]:
+    """Feature means and (unweighted) variances, in float64, in bounded memory."""
+    mean = column_mean(X)
+    if sp.issparse(X):
+        sq_mean = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
+        return mean, np.maximum(sq_mean - mean**2, 0.0)
+    sq = np.zeros(X.shape[1])
+    for block in _row_blocks(X.shape[0]):
+        diff = X[block] - mean
+        sq += np.einsum("ij,ij->j", diff, diff)
+    return mean, sq / X.shape[0]
+
+
+def make_data(X, weights, shift=None) -> Data:
+    """Bundle validated X and weights with the frame's origin.
+
+    Dense data is centred on ``shift`` (by default the data mean); sparse data
+    is never centred.
+    """
+    if sp.issparse(X):
+        shift = np.zeros(X.shape[1], dtype=X.dtype)
+    elif shift is None:
+        shift = column_mean(X)
+    return Data(X, weights, np.asarray(shift, dtype=X.dtype))
+
+
+def assign(data: Data, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid and squared distance of every row.
+
+    ``centers`` are in the centred frame (``original - data.shift``).
+    """
+    n = data.n_samples
+    labels = np.empty(n, dtype=np.int32)
+    min_dist = np.empty(n, dtype=np.float64)
+    centers = np.ascontiguousarray(centers, dtype=data.dtype)
+    if data.sparse:
+        X = data.X
+        assign_sparse(X.data, X.indices, X.indptr, centers, labels, min_dist)
+    else:
+        use_gemm = data.X.shape[1] >= GEMM_MIN_FEATURES
+        assign_dense(data.X, data.shift, centers, use_gemm, labels, min_dist)
+    return labels, min_dist
+
+
+class LloydStep:
+    """Lloyd's algorithm: no state beyond the per-group accumulation buffers."""
+
+    def __init__(self, data: Data, n_clusters: int):
+        self.data = data
+        n, d = data.X.shape
+        n_chunks = -(-n // CHUNK_ROWS)
+        by_memory = GROUP_BYTES // (8 * n_clusters * d)
+        n_groups = max(1, min(n_chunks, MAX_GROUPS, by_memory))
+        self.sums = np.empty((n_groups, n_clusters, d))
+        self.weights = np.empty((n_groups, n_clusters))
+        self.inertia = np.empty(n_groups)
+        self.changed = np.empty(n_groups, dtype=np.int64)
+
+    def iterate(self, centers: np.ndarray, labels: np.ndarray):
+        """Assign with ``centers``; return (sums, weights, inertia, n_changed)."""
+        data = self.data
+        buffers = (labels, self.sums, self.weights, self.inertia, self.changed)
+        if data.sparse:
+            X = data.X
+            lloyd_iter_sparse(X.data, X.indices, X.indptr, data.weights, centers,
+                              *buffers)
+        else:
+            use_gemm = data.X.shape[1] >= GEMM_MIN_FEATURES
+            lloyd_iter_dense(data.X, data.weights, data.shift, centers, use_gemm,
+                             *buffers)
+        return (self.sums.sum(axis=0), self.weights.sum(axis=0),
+                float(self.inertia.sum()), int(self.changed.sum()))
+
+
+STEPS = {"lloyd": LloydStep}
+
+
+def _centred_row(data: Data, i: int) -> np.ndarray:
+    """Row ``i`` in the working frame, as a dense float64 vector."""
+    if data.sparse:
+        X = data.X
+        row = np.zeros(X.shape[1])
+        stored = slice(X.indptr[i], X.indptr[i + 1])
+        row[X.indices[stored]] = X.data[stored]
+        return row
+    return data.X[i].astype(np.float64) - data.shift
+
+
+def relocate_empty(data, centers, labels, sums, cluster_weights) -> int:
+    """Move each empty cluster onto one of the points farthest from its centroid.
+
+    Works on ``sums`` and ``cluster_weights`` in place, as the update will see
+    them: the chosen point leaves its old cluster's sum and founds the empty
+    one.  Farthest first, ties to the lowest row index, so the choice is
+    deterministic.  Returns the number of empty clusters.
+    """
+    empty = np.flatnonzero(cluster_weights == 0)
+    if empty.size == 0:
+        return 0
+    _, dist = assign(data, centers)
+    dist[data.weights == 0] = -1.0  # a zero-weight point cannot hold a cluster
+    order = np.lexsort((np.arange(dist.size), -dist))
+    for cluster, point in zip(empty, order[: empty.size]):
+        row = data.weights[point] * _centred_row(data, point)
+        old = labels[point]
+        sums[old] -= row
+        cluster_weights[old] -= data.weights[point]
+        sums[cluster] = row
+        cluster_weights[cluster] = data.weights[point]
+    return int(empty.size)
+
+
+@dataclass
+class RunResult:
+    centers: np.ndarray  # centred frame
+    labels: np.ndarray
+    n_iter: int
+    history: list
+
+
+def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
+        tol: float, verbose: int = 0) -> RunResult:
+    """Iterate from ``centers`` (centred frame) until convergence.
+
+    Stops when no label changes (strict convergence), else when the squared
+    centroid shift summed over clusters is at most ``tol`` (already scaled by
+    the data variance), else after ``max_iter`` iterations.
+    """
+    n_clusters = centers.shape[0]
+    centers = np.ascontiguousarray(centers, dtype=data.dtype)
+    labels = np.full(data.n_samples, -1, dtype=np.int32)
+    step = STEPS[algorithm](data, n_clusters)
+    history = []
+    for iteration in range(1, max_iter + 1):
+        start = time.perf_counter()
+        sums, cluster_weights, inertia, n_changed = step.iterate(centers, labels)
+        n_empty = relocate_empty(data, centers, labels, sums, cluster_weights)
+        new_centers = centers.astype(np.float64)  # a cluster left empty keeps its centre
+        filled = cluster_weights > 0
+        new_centers[filled] = sums[filled] / cluster_weights[filled, None]
+        new_centers = new_centers.astype(data.dtype)
+        shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+        centers = new_centers
+        record = IterationRecord(iteration, inertia, n_changed, n_empty,
+                                 time.perf_counter() - start)
+        history.append(record)
+        if verbose:
+            print(f"Iteration {iteration}: inertia {inertia:.6g}, {n_changed} "
+                  f"points changed, {n_empty} empty clusters, "
+                  f"{record.seconds:.3f} s")
+        if n_changed == 0:
+            if verbose:
+                print(f"Converged at iteration {iteration}: no label changed.")
+            break
+        if shift <= tol:
+            if verbose:
+                print(f"Converged at iteration {iteration}: centre shift "
+                      f"{shift:.3g} within tolerance {tol:.3g}.")
+            break
+    return RunResult(centers, labels, iteration, history)

@@ -1,0 +1,118 @@
+"""One Lloyd iteration, fused: assignment, inertia and per-cluster sums.
+
+X is read once per iteration.  Rows are split into fixed-size chunks, chunks
+into ``n_groups`` contiguous groups (chosen by the caller, independent of the
+thread count); each group accumulates its own float64 sums, which the caller
+reduces in group order.  That makes the result identical on any number of
+threads and keeps float32 sums accurate.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from . import CHUNK_ROWS, FASTMATH
+from .assign import centre_rows, nearest_dense_block, nearest_sparse_block, squared_norms
+
+
+@njit(cache=True)
+def _group_chunks(group, n_groups, n_chunks):
+    """First and one-past-last chunk of ``group``."""
+    return group * n_chunks // n_groups, (group + 1) * n_chunks // n_groups
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def lloyd_iter_dense(X, weights, shift, centers, use_gemm, labels,
+                     group_sums, group_weights, group_inertia, group_changed):
+    """Assign every row of dense ``X`` and accumulate the update.
+
+    Parameters (all arrays allocated by the caller)
+    ----------
+    X : (n, d) float32/float64, C-contiguous.
+    weights : (n,) float64 sample weights.
+    shift : (d,) the data mean; rows are centred on the fly, centers are
+        already in that centred frame.
+    centers : (k, d) current centroids, same dtype as X.
+    use_gemm : bool, distances by BLAS block products (else direct).
+    labels : (n,) int32, previous labels in, new labels out.
+    group_sums : (g, k, d) float64, per-group weighted sums of centred rows.
+    group_weights : (g, k) float64, per-group weight per cluster.
+    group_inertia : (g,) float64, per-group weighted squared distances.
+    group_changed : (g,) int64, per-group count of rows whose label changed.
+    """
+    n, d = X.shape
+    k = centers.shape[0]
+    n_groups = group_sums.shape[0]
+    centers_t = np.ascontiguousarray(centers.T)
+    center_sq = squared_norms(centers)
+    n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
+    for g in prange(n_groups):
+        rows = np.empty((CHUNK_ROWS, d), dtype=X.dtype)
+        dots = np.empty((CHUNK_ROWS, k), dtype=X.dtype)
+        best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
+        best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
+        sums = group_sums[g]
+        cluster_weight = group_weights[g]
+        sums[:] = 0.0
+        cluster_weight[:] = 0.0
+        inertia = 0.0
+        changed = 0
+        first, last = _group_chunks(g, n_groups, n_chunks)
+        for c in range(first, last):
+            start = c * CHUNK_ROWS
+            m = min(CHUNK_ROWS, n - start)
+            centre_rows(X, start, m, shift, rows)
+            nearest_dense_block(rows, m, centers, centers_t, center_sq, use_gemm,
+                                dots, best_label, best_dist)
+            for i in range(m):
+                label = best_label[i]
+                w = weights[start + i]
+                if labels[start + i] != label:
+                    changed += 1
+                    labels[start + i] = label
+                inertia += w * best_dist[i]
+                cluster_weight[label] += w
+                for f in range(d):
+                    sums[label, f] += w * rows[i, f]
+        group_inertia[g] = inertia
+        group_changed[g] = changed
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def lloyd_iter_sparse(data, indices, indptr, weights, centers, labels,
+                      group_sums, group_weights, group_inertia, group_changed):
+    """Sparse (CSR) twin of :func:`lloyd_iter_dense`; rows are not centred."""
+    n = indptr.shape[0] - 1
+    k = centers.shape[0]
+    n_groups = group_sums.shape[0]
+    centers_t = np.ascontiguousarray(centers.T)
+    center_sq = squared_norms(centers)
+    n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
+    for g in prange(n_groups):
+        dots = np.empty((CHUNK_ROWS, k), dtype=centers.dtype)
+        best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
+        best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
+        sums = group_sums[g]
+        cluster_weight = group_weights[g]
+        sums[:] = 0.0
+        cluster_weight[:] = 0.0
+        inertia = 0.0
+        changed = 0
+        first, last = _group_chunks(g, n_groups, n_chunks)
+        for c in range(first, last):
+            start = c * CHUNK_ROWS
+            m = min(CHUNK_ROWS, n - start)
+            nearest_sparse_block(data, indices, indptr, start, m, centers_t,
+                                 center_sq, dots, best_label, best_dist)
+            for i in range(m):
+                row = start + i
+                label = best_label[i]
+                w = weights[row]
+                if labels[row] != label:
+                    changed += 1
+                    labels[row] = label
+                inertia += w * best_dist[i]
+                cluster_weight[label] += w
+                for p in range(indptr[row], indptr[row + 1]):
+                    sums[label, indices[p]] += w * data[p]
+        group_inertia[g] = inertia
+        group_changed[g] = changed

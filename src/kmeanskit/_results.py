@@ -1,0 +1,54 @@
+"""Result records shared by the estimators, plots, reports and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """What one iteration of a batch k-means fit did.
+
+    Attributes
+    ----------
+    iteration : int
+        1-based iteration number.
+    inertia : float
+        Weighted sum of squared distances of the points to the centroids they
+        were assigned to in this iteration (the centroids before the update).
+    n_changed : int
+        Points whose cluster changed in this iteration (all points in the first).
+    n_empty : int
+        Clusters that lost all their points and were relocated.
+    seconds : float
+        Wall-clock time of the iteration.
+    """
+
+    iteration: int
+    inertia: float
+    n_changed: int
+    n_empty: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class KMeansResult:
+    """Outcome of a k-means fit, as returned by :func:`kmeanskit.kmeans`.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (n_clusters, n_features)
+    labels : ndarray of shape (n_samples,)
+    inertia : float
+    n_iter : int
+    history : list of IterationRecord
+        Per-iteration record of the best run.
+    """
+
+    centers: np.ndarray
+    labels: np.ndarray
+    inertia: float
+    n_iter: int
+    history: list[IterationRecord] = field(default_factory=list)

@@ -1,0 +1,273 @@
+"""Parameter rules, input checks and random-state handling.
+
+Public functions validate with these helpers; private ones trust callers.
+Only scikit-learn's public API is used (``sklearn.utils.validation``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import validate_data
+
+# ---------------------------------------------------------------------------
+# Parameter rules: one declarative table per estimator, checked in ``fit``.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An int (not bool) in ``[low, high]``; ``None`` bounds are open."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def accepts(self, value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return False
+        return (self.low is None or value >= self.low) and (
+            self.high is None or value <= self.high
+        )
+
+    def describe(self) -> str:
+        low = "-inf" if self.low is None else self.low
+        high = "inf)" if self.high is None else f"{self.high}]"
+        return f"an int in the range [{low}, {high}"
+
+
+@dataclass(frozen=True)
+class Real:
+    """A real number (not bool) in ``[low, high]``."""
+
+    low: float | None = None
+    high: float | None = None
+
+    def accepts(self, value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return False
+        return bool(np.isfinite(value)) and (self.low is None or value >= self.low) and (
+            self.high is None or value <= self.high
+        )
+
+    def describe(self) -> str:
+        low = "-inf" if self.low is None else self.low
+        high = "inf)" if self.high is None else f"{self.high}]"
+        return f"a float in the range [{low}, {high}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of strings."""
+
+    values: tuple[str, ...]
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, str) and value in self.values
+
+    def describe(self) -> str:
+        return "a str among {" + ", ".join(repr(v) for v in self.values) + "}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A value passing ``predicate``, described as ``name``."""
+
+    name: str
+    predicate: object
+
+    def accepts(self, value) -> bool:
+        return bool(self.predicate(value))
+
+    def describe(self) -> str:
+        return self.name
+
+
+NONE = Kind("None", lambda v: v is None)
+BOOL = Kind("a bool", lambda v: isinstance(v, (bool, np.bool_)))
+CALLABLE = Kind("a callable", callable)
+ARRAY_LIKE = Kind(
+    "an array-like of shape (n_clusters, n_features)",
+    lambda v: hasattr(v, "__array__") or isinstance(v, (list, tuple)),
+)
+RANDOM_STATE = Kind(
+    "an int, a numpy Generator, a numpy RandomState or None",
+    lambda v: v is None
+    or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= v < 2**63)
+    or isinstance(v, (np.random.Generator, np.random.RandomState)),
+)
+
+
+def check_params(estimator, rules: dict) -> None:
+    """Check ``estimator``'s parameters against ``rules`` (name -> list of rules).
+
+    Raises a ValueError such as "The 'n_clusters' parameter of KMeans must be
+    an int in the range [1, inf); got 0."  Options-only rules raise the same
+    message listing every valid name.
+    """
+    params = estimator.get_params(deep=False)
+    for name, allowed in rules.items():
+        value = params[name]
+        if any(rule.accepts(value) for rule in allowed):
+            continue
+        wanted = " or ".join(rule.describe() for rule in allowed)
+        raise ValueError(
+            f"The {name!r} parameter of {type(estimator).__name__} must be "
+            f"{wanted}; got {value!r}."
+        )
+
+
+# ---------------------------------------------------------------------------
+# Input data
+# ---------------------------------------------------------------------------
+
+
+def _non_numeric_columns(X) -> list:
+    """Names of the non-numeric columns of a DataFrame-like ``X``."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return [
+        name
+        for name, dtype in X.dtypes.items()
+        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
+    ]
+
+
+def check_X(estimator, X, *, reset: bool):
+    """Validate ``X`` for a fit (``reset=True``) or for predict/transform.
+
+    Returns a C-contiguous float64/float32 ndarray or a CSR matrix.  float32
+    is kept; every other numeric dtype becomes float64.  Records (on fit) or
+    checks (otherwise) ``n_features_in_`` and ``feature_names_in_``.
+    """
+    if hasattr(X, "dtypes") and hasattr(X, "columns"):
+        bad = _non_numeric_columns(X)
+        if bad:
+            raise TypeError(
+                f"X has non-numeric columns {bad}; select the numeric columns or "
+                "encode these (e.g. one-hot) before clustering."
+            )
+    shape = getattr(X, "shape", None)
+    if shape is None and isinstance(X, (list, tuple)):
+        shape = np.shape(X)
+    if shape is not None and len(shape) == 1:
+        raise ValueError(
+            f"Expected a 2-D array of shape (n_samples, n_features), got a 1-D "
+            f"array of shape {tuple(shape)}. Reshape your data with "
+            "X.reshape(-1, 1) if it holds a single feature, or X.reshape(1, -1) "
+            "if it holds a single sample."
+        )
+    if estimator is None:
+        from sklearn.utils import check_array
+
+        X = check_array(
+            X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+            ensure_all_finite=False,
+        )
+    else:
+        X = validate_data(
+            estimator, X, reset=reset, accept_sparse="csr",
+            dtype=[np.float64, np.float32], order="C", ensure_all_finite=False,
+        )
+    check_finite(X.data if sp.issparse(X) else X, "X")
+    if sp.issparse(X):
+        X.sum_duplicates()  # kernels assume one stored value per (row, column)
+    return X
+
+
+def check_finite(values: np.ndarray, name: str) -> None:
+    """Raise a ValueError locating the first NaN or infinity in ``values``."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
+    first = tuple(int(i) for i in bad[0])
+    kind = "NaN" if np.isnan(values[first]).any() else "infinite"
+    where = f"row {first[0]}, column {first[1]}" if len(first) == 2 else f"position {first[0]}"
+    raise ValueError(
+        f"{name} contains {len(bad)} NaN or infinite value(s), the first ({kind}) "
+        f"at {where}. Remove or impute missing values before clustering."
+    )
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    """Return float64 weights of shape (n_samples,); ones when None."""
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=np.float64)
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"sample_weight must be numeric; {exc}") from None
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight has shape {weights.shape}, expected ({n_samples},): "
+            "one weight per sample."
+        )
+    check_finite(weights, "sample_weight")
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        raise ValueError(
+            f"sample_weight must be non-negative; found {negative.size} negative "
+            f"value(s), the first at index {negative[0]}."
+        )
+    if not weights.any():
+        raise ValueError(
+            "sample_weight is zero everywhere; at least one sample needs a "
+            "positive weight."
+        )
+    return np.ascontiguousarray(weights)
+
+
+def check_n_clusters(n_clusters: int, n_samples: int) -> None:
+    """Need at least as many samples as clusters."""
+    if n_samples < n_clusters:
+        raise ValueError(
+            f"n_samples={n_samples} should be >= n_clusters={n_clusters}: ask for "
+            "fewer clusters or provide more samples."
+        )
+
+
+def check_init_array(init, n_clusters: int, n_features: int, dtype) -> np.ndarray:
+    """Validate an explicit (n_clusters, n_features) array of initial centres."""
+    if sp.issparse(init):
+        init = init.toarray()
+    centers = np.array(init, dtype=dtype, order="C", copy=True)
+    if centers.shape != (n_clusters, n_features):
+        raise ValueError(
+            f"The init array has shape {centers.shape}, expected (n_clusters, "
+            f"n_features) = ({n_clusters}, {n_features})."
+        )
+    check_finite(centers, "The init array")
+    return centers
+
+
+# ---------------------------------------------------------------------------
+# Randomness
+# ---------------------------------------------------------------------------
+
+
+def seed_sequence(random_state) -> np.random.SeedSequence:
+    """Normalise ``None | int | Generator | RandomState`` to a SeedSequence.
+
+    An int gives a reproducible stream; a Generator or RandomState is advanced
+    by one draw, so repeated fits with the same object differ, as in numpy.
+    Never touches numpy's global state.
+    """
+    if random_state is None:
+        return np.random.SeedSequence()
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(int(random_state.integers(2**63)))
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.SeedSequence(int(random_state.randint(2**31 - 1)))
+    return np.random.SeedSequence(int(random_state))
+
+
+def as_generator(random_state) -> np.random.Generator:
+    """A numpy Generator from any accepted ``random_state``."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return np.random.default_rng(seed_sequence(random_state))

@@ -1,0 +1,383 @@
+"""Initial centroids: random points, naive sharding, k-means++ and k-means||.
+
+Each public function validates its input and returns a dense array of shape
+(n_clusters, n_features) in the dtype of X (float32 stays float32).  The
+private ``_*`` versions trust their callers (the estimators) and take a numpy
+Generator.  Sample weights act as multiplicities everywhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._driver import assign, centred_sq_norms, column_mean, make_data, run
+from ._kernels.seeding import (
+    SEEDING_CHUNK_ROWS,
+    add_center_dense,
+    add_center_sparse,
+    candidate_gains_dense,
+    candidate_gains_sparse,
+)
+from ._threads import thread_limits
+from ._validation import (
+    as_generator,
+    check_n_clusters,
+    check_sample_weight,
+    check_X,
+)
+
+__all__ = ["random_points", "naive_sharding", "kmeans_plusplus", "kmeans_parallel"]
+
+
+def _rows(X, indices) -> np.ndarray:
+    """Dense copy of the given rows of X."""
+    rows = X[indices]
+    return rows.toarray() if sp.issparse(rows) else np.array(rows)
+
+
+def _pairwise_sq(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Exact squared distances between the rows of two small dense arrays."""
+    A = A.astype(np.float64)
+    B = B.astype(np.float64)
+    return ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=2)
+
+
+def _validated(X, n_clusters, sample_weight):
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) \
+            or n_clusters < 1:
+        raise ValueError(f"n_clusters must be an int >= 1; got {n_clusters!r}.")
+    X = check_X(None, X, reset=True)
+    check_n_clusters(n_clusters, X.shape[0])
+    return X, check_sample_weight(sample_weight, X.shape[0])
+
+
+def _pick_weighted(cumulative: np.ndarray, rng: np.random.Generator, size: int):
+    """Indices drawn with probability proportional to the increments of
+    ``cumulative`` (a cumulative sum of non-negative masses)."""
+    draws = rng.uniform(size=size) * cumulative[-1]
+    picked = np.searchsorted(cumulative, draws, side="right")
+    return np.minimum(picked, cumulative.size - 1)
+
+
+# ---------------------------------------------------------------------------
+# random
+# ---------------------------------------------------------------------------
+
+
+def _random_points(X, n_clusters, weights, rng):
+    positive = np.flatnonzero(weights > 0)
+    if positive.size >= n_clusters:
+        p = weights[positive] / weights[positive].sum()
+        chosen = rng.choice(positive, size=n_clusters, replace=False, p=p)
+    else:  # too few weighted rows: take them all, then any others
+        others = np.setdiff1d(np.arange(X.shape[0]), positive)
+        extra = rng.choice(others, size=n_clusters - positive.size, replace=False)
+        chosen = np.concatenate([positive, extra])
+    return _rows(X, chosen)
+
+
+def random_points(X, n_clusters, *, sample_weight=None, random_state=None):
+    """Choose ``n_clusters`` distinct rows of X at random as the centroids.
+
+    Rows are drawn without replacement with probability proportional to their
+    sample weight.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,), default=None
+    random_state : int, numpy Generator or RandomState, default=None
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kmeanskit.init import random_points
+    >>> X = np.arange(10.0).reshape(5, 2)
+    >>> random_points(X, 2, random_state=0).shape
+    (2, 2)
+    """
+    X, weights = _validated(X, n_clusters, sample_weight)
+    return _random_points(X, n_clusters, weights, as_generator(random_state))
+
+
+# ---------------------------------------------------------------------------
+# naive sharding
+# ---------------------------------------------------------------------------
+
+
+def _naive_sharding(X, n_clusters, weights):
+    row_sums = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+    order = np.argsort(row_sums, kind="stable")
+    w = weights[order]
+    total = w.sum()
+    # A row belongs to the shard holding the midpoint of its weight interval,
+    # so shard j gathers the j-th 1/k of the total weight (equal row counts
+    # when weights are equal).
+    cumulative = np.cumsum(w)
+    midpoints = cumulative - w / 2
+    shard = np.minimum((midpoints * n_clusters / total).astype(np.int64), n_clusters - 1)
+    indicator = sp.csr_matrix(
+        (w, (shard, order)), shape=(n_clusters, X.shape[0])
+    )
+    shard_weight = np.bincount(shard, weights=w, minlength=n_clusters)
+    sums = indicator @ X
+    sums = sums.toarray() if sp.issparse(sums) else np.asarray(sums, dtype=np.float64)
+    centers = np.empty_like(sums)
+    filled = shard_weight > 0
+    centers[filled] = sums[filled] / shard_weight[filled, None]
+    # A shard can be empty only when one heavy row spans several shards:
+    # that row is then the centre of every shard it spans.
+    for j in np.flatnonzero(~filled):
+        position = np.searchsorted(cumulative, (j + 0.5) * total / n_clusters)
+        centers[j] = _rows(X, [order[min(position, order.size - 1)]])[0]
+    return centers.astype(X.dtype)
+
+
+def naive_sharding(X, n_clusters, *, sample_weight=None):
+    """Naive sharding: sort rows by the sum of their attributes, cut the
+    sorted rows into ``n_clusters`` contiguous shards of equal size (equal
+    total weight when weighted) and use each shard's mean as a centroid.
+
+    Deterministic, and linear in the data apart from the sort.  It works best
+    when the features share a scale and the clusters line up along the
+    diagonal; scale your features first.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kmeanskit.init import naive_sharding
+    >>> X = np.array([[1.0, 1.0], [9.0, 9.0], [2.0, 2.0], [8.0, 8.0]])
+    >>> naive_sharding(X, 2)
+    array([[1.5, 1.5],
+           [8.5, 8.5]])
+    """
+    X, weights = _validated(X, n_clusters, sample_weight)
+    return _naive_sharding(X, n_clusters, weights)
+
+
+# ---------------------------------------------------------------------------
+# k-means++
+# ---------------------------------------------------------------------------
+
+
+class _Seeding:
+    """Closest-centre bookkeeping for k-means++ over dense or CSR X."""
+
+    def __init__(self, X, weights):
+        self.X = X
+        self.weights = weights
+        n = X.shape[0]
+        self.closest_sq = np.full(n, np.inf)
+        self.closest_id = np.zeros(n, dtype=np.int64)
+        if sp.issparse(X):
+            self.x_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+        else:  # dense distances are taken in a frame centred on the data mean
+            self.shift = column_mean(X).astype(X.dtype)
+            self.x_sq = centred_sq_norms(X, self.shift)
+
+    def potential_cumsum(self) -> np.ndarray:
+        return np.cumsum(self.weights * self.closest_sq)
+
+    def gains(self, candidates, cand_to_chosen_sq) -> np.ndarray:
+        n_chunks = -(-self.X.shape[0] // SEEDING_CHUNK_ROWS)
+        gains = np.empty((n_chunks, candidates.shape[0]))
+        if sp.issparse(self.X):
+            X = self.X
+            candidate_gains_sparse(X.data, X.indices, X.indptr, self.x_sq, self.weights,
+                                   candidates, cand_to_chosen_sq, self.closest_sq,
+                                   self.closest_id, gains)
+        else:
+            candidate_gains_dense(self.X, self.shift, self.x_sq, self.weights,
+                                  candidates - self.shift, cand_to_chosen_sq,
+                                  self.closest_sq, self.closest_id, gains)
+        return gains.sum(axis=0)  # chunk order: the same on any thread count
+
+    def add(self, center, center_id, center_to_chosen_sq) -> None:
+        args = (center_id, center_to_chosen_sq, self.closest_sq, self.closest_id)
+        if sp.issparse(self.X):
+            X = self.X
+            add_center_sparse(X.data, X.indices, X.indptr, self.x_sq, center, *args)
+        else:
+            add_center_dense(self.X, self.shift, center - self.shift, *args)
+
+
+def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None):
+    n_samples, n_features = X.shape
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    centers = np.empty((n_clusters, n_features), dtype=X.dtype)
+    indices = np.empty(n_clusters, dtype=np.int64)
+    seeding = _Seeding(X, weights)
+
+    first = _pick_weighted(np.cumsum(weights), rng, 1)[0]
+    indices[0] = first
+    centers[0] = _rows(X, [first])[0]
+    seeding.add(centers[0], 0, np.zeros(1))
+    for c in range(1, n_clusters):
+        candidates_idx = _pick_weighted(seeding.potential_cumsum(), rng, n_local_trials)
+        candidates = _rows(X, candidates_idx)
+        to_chosen = _pairwise_sq(candidates, centers[:c])
+        best = int(np.argmax(seeding.gains(candidates, to_chosen)))
+        indices[c] = candidates_idx[best]
+        centers[c] = candidates[best]
+        seeding.add(centers[c], c, to_chosen[best])
+    return centers, indices
+
+
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
+                    random_state=None, n_threads=None):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii, 2007).
+
+    The first centre is a row drawn in proportion to its weight; each next
+    centre is the best of ``n_local_trials`` rows drawn in proportion to
+    weight x squared distance to the closest centre so far, "best" meaning
+    the one that lowers the potential most.  Distance updates skip, by the
+    triangle inequality, the points a candidate cannot bring closer, which
+    makes large k much cheaper than the plain algorithm.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,), default=None
+    n_local_trials : int, default=None
+        Candidates per step; ``2 + floor(ln k)`` when None.
+    random_state : int, numpy Generator or RandomState, default=None
+    n_threads : int, default=None
+        Threads for the distance updates; all cores when None.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+    indices : ndarray of shape (n_clusters,)
+        The rows of X chosen as centres.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kmeanskit import kmeans_plusplus
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [10.0, 10.0], [10.1, 10.0]])
+    >>> centers, indices = kmeans_plusplus(X, 2, random_state=0)
+    >>> sorted(int(i) // 2 for i in indices)
+    [0, 1]
+    """
+    X, weights = _validated(X, n_clusters, sample_weight)
+    if n_local_trials is not None and (
+        isinstance(n_local_trials, bool) or not isinstance(n_local_trials, (int, np.integer))
+        or n_local_trials < 1
+    ):
+        raise ValueError(f"n_local_trials must be an int >= 1; got {n_local_trials!r}.")
+    with thread_limits(n_threads):
+        return _kmeans_plusplus(X, n_clusters, weights, as_generator(random_state),
+                                n_local_trials)
+
+
+# ---------------------------------------------------------------------------
+# k-means||
+# ---------------------------------------------------------------------------
+
+
+def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rounds=5):
+    data = make_data(X, weights)
+    n = X.shape[0]
+    ell = oversampling_factor * n_clusters
+    chosen = [int(_pick_weighted(np.cumsum(weights), rng, 1)[0])]
+    centers = _rows(X, chosen) - data.shift
+    closest_id, closest_sq = assign(data, centers)
+    closest_id = closest_id.astype(np.int64)
+    for _ in range(n_rounds):
+        potential = float(weights @ closest_sq)
+        if potential == 0.0:
+            break
+        probability = np.minimum(1.0, ell * weights * closest_sq / potential)
+        picked = np.flatnonzero(rng.uniform(size=n) < probability)
+        if picked.size == 0:
+            continue
+        batch_labels, batch_sq = assign(data, _rows(X, picked) - data.shift)
+        closer = batch_sq < closest_sq
+        closest_sq[closer] = batch_sq[closer]
+        closest_id[closer] = len(chosen) + batch_labels[closer]
+        chosen.extend(int(i) for i in picked)
+    if len(chosen) < n_clusters:
+        # Too few distinct candidates (heavily duplicated data): top up with
+        # random rows and reassign.
+        rest = np.setdiff1d(np.arange(n), chosen)
+        chosen.extend(rng.choice(rest, n_clusters - len(chosen), replace=False).tolist())
+        closest_id, _ = assign(data, _rows(X, chosen) - data.shift)
+    candidates = _rows(X, chosen)
+    candidate_weights = np.bincount(closest_id, weights=weights, minlength=len(chosen))
+    # Recluster the weighted candidates (Bahmani et al., step 8): k-means++
+    # then Lloyd iterations, as Spark MLlib does.
+    keep = candidate_weights > 0
+    if keep.sum() >= n_clusters:
+        candidates, candidate_weights = candidates[keep], candidate_weights[keep]
+    seeds, _ = _kmeans_plusplus(candidates, n_clusters, candidate_weights, rng)
+    reduced = make_data(np.ascontiguousarray(candidates), candidate_weights)
+    refined = run(reduced, seeds - reduced.shift, algorithm="lloyd", max_iter=30, tol=0.0)
+    return (refined.centers + reduced.shift).astype(X.dtype)
+
+
+def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.0,
+                    n_rounds=5, random_state=None, n_threads=None):
+    """Scalable k-means++ ("k-means||", Bahmani et al., VLDB 2012).
+
+    Start from one weighted-random row; in each of ``n_rounds`` rounds sample
+    every row independently with probability
+    ``min(1, l * w * d^2 / potential)`` (``l = oversampling_factor *
+    n_clusters``), adding the sampled rows to a candidate set.  Each
+    candidate is then weighted by the total sample weight of the rows closest
+    to it, and the weighted candidates are reclustered into ``n_clusters``
+    centroids by k-means++ followed by Lloyd iterations.  Each round is one
+    parallel pass over X, which is what lets it scale out.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,), default=None
+    oversampling_factor : float, default=2.0
+    n_rounds : int, default=5
+    random_state : int, numpy Generator or RandomState, default=None
+    n_threads : int, default=None
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kmeanskit import kmeans_parallel
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(0, 1, (50, 2)), rng.normal(20, 1, (50, 2))])
+    >>> centers = kmeans_parallel(X, 2, random_state=0)
+    >>> sorted(np.round(centers[:, 0] / 20).astype(int).tolist())
+    [0, 1]
+    """
+    X, weights = _validated(X, n_clusters, sample_weight)
+    if not (isinstance(oversampling_factor, (int, float)) and oversampling_factor > 0):
+        raise ValueError(
+            f"oversampling_factor must be a positive number; got {oversampling_factor!r}."
+        )
+    if isinstance(n_rounds, bool) or not isinstance(n_rounds, (int, np.integer)) \
+            or n_rounds < 1:
+        raise ValueError(f"n_rounds must be an int >= 1; got {n_rounds!r}.")
+    with thread_limits(n_threads):
+        return _kmeans_parallel(X, n_clusters, weights, as_generator(random_state),
+                                oversampling_factor, n_rounds)

@@ -1,0 +1,352 @@
+"""``KMeans`` and its function form ``kmeans``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from . import _validation as v
+from ._driver import STEPS, assign, make_data, mean_and_variance, run
+from ._results import KMeansResult
+from ._threads import thread_limits
+from .init import _kmeans_parallel, _kmeans_plusplus, _naive_sharding, _random_points
+
+# name -> (function(X, n_clusters, weights, rng) -> centers, runs for n_init="auto")
+INITS = {
+    "k-means++": (lambda X, k, w, rng: _kmeans_plusplus(X, k, w, rng)[0], 1),
+    "k-means||": (_kmeans_parallel, 1),
+    "random": (_random_points, 10),
+    "sharding": (lambda X, k, w, rng: _naive_sharding(X, k, w), 10),
+}
+DETERMINISTIC_INITS = {"sharding"}
+
+
+class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """K-means clustering (Lloyd's algorithm), fast and scikit-learn compatible.
+
+    Each iteration assigns every point to its nearest centroid and moves each
+    centroid to the (weighted) mean of its points; it stops when no point
+    changes cluster, when the centroids move less than ``tol`` (relative to
+    the data's mean variance), or after ``max_iter`` iterations.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    init : {"k-means++", "k-means||", "random", "sharding"}, callable or \
+array-like of shape (n_clusters, n_features), default="k-means++"
+        How to choose the initial centroids:
+
+        - ``"k-means++"``: greedy k-means++ (:func:`kmeanskit.kmeans_plusplus`);
+        - ``"k-means||"``: scalable k-means++ (:func:`kmeanskit.kmeans_parallel`);
+        - ``"random"``: distinct rows at random (:func:`kmeanskit.random_points`);
+        - ``"sharding"``: naive sharding (:func:`kmeanskit.naive_sharding`);
+        - an array: these centroids (a warm start, e.g. a previous model's
+          ``cluster_centers_``);
+        - a callable ``init(X, n_clusters, random_state=generator)`` returning
+          the centroids; ``generator`` is a ``numpy.random.Generator``.
+    n_init : "auto" or int, default="auto"
+        Runs from different initialisations; the run with the lowest inertia
+        is kept.  ``"auto"`` is 1 for k-means++ and k-means||, 10 for random
+        and sharding.  Deterministic starts (sharding, an array) run once,
+        since every run would be identical.
+    max_iter : int, default=300
+        Maximum number of iterations per run.
+    tol : float, default=1e-4
+        Convergence tolerance on the summed squared centroid shift, relative
+        to the mean feature variance of X (as in scikit-learn).  ``tol=0``
+        iterates until no label changes.
+    algorithm : {"lloyd"}, default="lloyd"
+        The iteration kernel.
+    random_state : int, numpy Generator, numpy RandomState or None, default=None
+        Seeds the initialisation; an int gives the same result on every call
+        and every thread count.
+    n_threads : int, default=None
+        Threads for the kernels (BLAS is held to one thread meanwhile); all
+        cores when None.
+    copy_x : bool, default=True
+        Accepted for drop-in compatibility with scikit-learn; kmeanskit never
+        modifies or copies X (it centres chunks on the fly), so it has no effect.
+    verbose : int, default=0
+        Print one line per iteration when positive.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Centroids, in the dtype of X (float32 or float64).
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training point; equal to ``predict(X)``.
+    inertia_ : float
+        Weighted sum of squared distances of the points to their centroid.
+    n_iter_ : int
+        Iterations of the kept run.
+    history_ : list of IterationRecord
+        Per iteration of the kept run: inertia, points that changed cluster,
+        empty clusters relocated, seconds.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X has string column names (a DataFrame).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kmeanskit import KMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> km.cluster_centers_[np.argsort(km.cluster_centers_[:, 0])]
+    array([[ 1.,  2.],
+           [10.,  2.]])
+    >>> km.predict([[0, 0], [12, 3]]).tolist() == [km.labels_[0], km.labels_[3]]
+    True
+    """
+
+    _parameter_rules = {
+        "n_clusters": [v.Integer(1)],
+        "init": [v.Options(tuple(INITS)), v.CALLABLE, v.ARRAY_LIKE],
+        "n_init": [v.Options(("auto",)), v.Integer(1)],
+        "max_iter": [v.Integer(1)],
+        "tol": [v.Real(0)],
+        "algorithm": [v.Options(tuple(STEPS))],
+        "random_state": [v.RANDOM_STATE],
+        "n_threads": [v.NONE, v.Integer(1)],
+        "copy_x": [v.BOOL],
+        "verbose": [v.Integer(0), v.BOOL],
+    }
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
+                 tol=1e-4, algorithm="lloyd", random_state=None, n_threads=None,
+                 copy_x=True, verbose=0):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.copy_x = copy_x
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        return self.cluster_centers_.shape[0]
+
+    # -- fitting ----------------------------------------------------------
+
+    def _n_runs(self) -> int:
+        init, n_init = self.init, self.n_init
+        if isinstance(init, str):
+            if init in DETERMINISTIC_INITS:
+                return 1
+            return INITS[init][1] if n_init == "auto" else n_init
+        if callable(init):
+            return 1 if n_init == "auto" else n_init
+        if n_init not in ("auto", 1):
+            warnings.warn(
+                f"Explicit initial centers were passed: performing one run instead "
+                f"of n_init={n_init}.", RuntimeWarning, stacklevel=3,
+            )
+        return 1
+
+    def _initial_centers(self, X, weights, rng) -> np.ndarray:
+        k, d = self.n_clusters, X.shape[1]
+        if isinstance(self.init, str):
+            centers = INITS[self.init][0](X, k, weights, rng)
+        elif callable(self.init):
+            centers = self.init(X, k, random_state=rng)
+        else:
+            centers = self.init
+        return v.check_init_array(centers, k, d, X.dtype)
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the clustering.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.  float32 is computed in float32 (with float64
+            sums); other numeric dtypes in float64.  Sparse input must be
+            CSR-convertible and is never densified.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each point (a multiplicity), used by the
+            initialisation and by every update.
+
+        Returns
+        -------
+        self : KMeans
+        """
+        v.check_params(self, self._parameter_rules)
+        X = v.check_X(self, X, reset=True)
+        n_samples, n_features = X.shape
+        v.check_n_clusters(self.n_clusters, n_samples)
+        if not (isinstance(self.init, str) or callable(self.init)):
+            v.check_init_array(self.init, self.n_clusters, n_features, X.dtype)
+        weights = v.check_sample_weight(sample_weight, n_samples)
+        mean, variance = mean_and_variance(X)
+        data = make_data(X, weights, mean)
+        tol = self.tol * float(np.mean(variance))
+        seeds = v.seed_sequence(self.random_state).spawn(self._n_runs())
+
+        best = None
+        with thread_limits(self.n_threads):
+            for run_index, seed in enumerate(seeds):
+                centers = self._initial_centers(X, weights, np.random.default_rng(seed))
+                if self.verbose:
+                    print(f"Run {run_index + 1}/{len(seeds)}: initialisation complete.")
+                result = run(data, centers - data.shift, algorithm=self.algorithm,
+                             max_iter=self.max_iter, tol=tol, verbose=self.verbose)
+                centers = (result.centers + data.shift).astype(X.dtype)
+                labels, inertia = _label(X, weights, centers)
+                if best is None or inertia < best.inertia:
+                    best = KMeansResult(centers, labels, inertia, result.n_iter,
+                                        result.history)
+
+        self.cluster_centers_ = best.centers
+        self.labels_ = best.labels
+        self.inertia_ = best.inertia
+        self.n_iter_ = best.n_iter
+        self.history_ = best.history
+        distinct = np.unique(self.labels_).size
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}); X probably has fewer distinct "
+                "points than clusters (duplicate points).",
+                ConvergenceWarning, stacklevel=2,
+            )
+        return self
+
+    # -- using a fitted model --------------------------------------------
+
+    def _check_X_fitted(self, X):
+        check_is_fitted(self)
+        X = v.check_X(self, X, reset=False)
+        return X
+
+    def predict(self, X):
+        """Index of the nearest centroid of each row of X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._check_X_fitted(X)
+        with thread_limits(self.n_threads):
+            return _label(X, np.ones(X.shape[0]), self.cluster_centers_)[0]
+
+    def transform(self, X):
+        """Euclidean distance of each row of X to every centroid.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        distances : ndarray of shape (n_samples, n_clusters)
+        """
+        X = self._check_X_fitted(X)
+        return _distances(X, self.cluster_centers_)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit, then return the distances of X to every centroid."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the inertia of X under this model (higher is better).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        X = self._check_X_fitted(X)
+        weights = v.check_sample_weight(sample_weight, X.shape[0])
+        with thread_limits(self.n_threads):
+            return -_label(X, weights, self.cluster_centers_)[1]
+
+
+def _label(X, weights, centers) -> tuple[np.ndarray, float]:
+    """Labels and inertia of validated X under ``centers`` (original frame).
+
+    Dense rows are centred on the mean of the centroids: a function of the
+    centroids alone, so ``fit`` and ``predict`` label identically.
+    """
+    shift = centers.mean(axis=0)
+    data = make_data(X, weights, shift)
+    labels, min_dist = assign(data, centers - data.shift)
+    return labels, float(weights @ min_dist)
+
+
+def _distances(X, centers, chunk_rows: int = 4096) -> np.ndarray:
+    """Euclidean distances of validated X to ``centers``, in X's dtype."""
+    center_sq = (centers.astype(np.float64) ** 2).sum(axis=1)
+    if sp.issparse(X):
+        x_sq = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        sq = x_sq[:, None] - 2.0 * np.asarray(X @ centers.T.astype(np.float64)) + center_sq
+        return np.sqrt(np.maximum(sq, 0.0)).astype(X.dtype)
+    shift = centers.mean(axis=0)
+    centred = (centers - shift).astype(np.float64)
+    center_sq = (centred**2).sum(axis=1)
+    out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
+    for start in range(0, X.shape[0], chunk_rows):
+        rows = X[start:start + chunk_rows].astype(np.float64) - shift
+        sq = (rows**2).sum(axis=1)[:, None] - 2.0 * rows @ centred.T + center_sq
+        out[start:start + chunk_rows] = np.sqrt(np.maximum(sq, 0.0))
+    return out
+
+
+def kmeans(X, n_clusters, *, sample_weight=None, **params) -> KMeansResult:
+    """Cluster X into ``n_clusters`` groups: ``KMeans(n_clusters, **params).fit(X)``.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,), default=None
+    **params
+        Any other :class:`KMeans` parameter (``init``, ``random_state``, ...).
+
+    Returns
+    -------
+    result : KMeansResult
+        ``centers``, ``labels``, ``inertia``, ``n_iter`` and ``history``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kmeanskit import kmeans
+    >>> X = np.array([[0.0], [0.2], [9.8], [10.0]])
+    >>> result = kmeans(X, 2, random_state=0)
+    >>> sorted(result.centers.ravel().tolist())
+    [0.1, 9.9]
+    """
+    model = KMeans(n_clusters, **params).fit(X, sample_weight=sample_weight)
+    return KMeansResult(model.cluster_centers_, model.labels_, model.inertia_,
+                        model.n_iter_, model.history_)

@@ -1,0 +1,26 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261129)
+
+
+def blobs(rng, n=600, d=4, k=5, spread=6.0, dtype=np.float64):
+    """Gaussian blobs around ``k`` random centres."""
+    centres = rng.uniform(-spread, spread, size=(k, d))
+    labels = rng.integers(0, k, size=n)
+    return (centres[labels] + rng.normal(size=(n, d))).astype(dtype), labels
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The benchmark data folder named by KMEANSKIT_DATA."""
+    path = os.environ.get("KMEANSKIT_DATA")
+    if not path:
+        pytest.skip("KMEANSKIT_DATA is not set: real benchmark sets unavailable")
+    return Path(path)

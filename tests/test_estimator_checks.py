@@ -1,0 +1,32 @@
+"""scikit-learn's own estimator checks."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from kmeanskit import KMeans
+
+# Random seeding depends on row order, and these checks shuffle rows between
+# the weighted and the repeated fit; the weighted fit equals the repeated fit
+# from the same initial centroids, which tests/test_kmeans.py checks exactly.
+# Deterministic sharding passes them as they are.
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "seeding draws rows in order and the check reorders them; equivalence from "
+        "a fixed init is tested in test_kmeans.py"
+    ),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "seeding draws rows in order and the check reorders them; equivalence from "
+        "a fixed init is tested in test_kmeans.py"
+    ),
+}
+
+
+@parametrize_with_checks(
+    [
+        KMeans(n_clusters=2, n_init=2, max_iter=5, random_state=0),
+        KMeans(n_clusters=2, init="sharding", max_iter=5),
+        KMeans(n_clusters=2, init="k-means||", max_iter=5, random_state=0),
+    ],
+    expected_failed_checks=lambda est: {} if est.init == "sharding" else EXPECTED_FAILED,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)

@@ -1,0 +1,243 @@
+"""KMeans: agreement with scikit-learn, convergence, relocation, API."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from conftest import blobs
+from sklearn.cluster import KMeans as SklearnKMeans
+from sklearn.exceptions import ConvergenceWarning
+
+from kmeanskit import IterationRecord, KMeans, KMeansResult, kmeans
+
+
+def _variants(rng):
+    X, _ = blobs(rng, n=800, d=6, k=6)
+    weights = rng.uniform(0.2, 3.0, size=X.shape[0])
+    sparse_X = X.copy()
+    sparse_X[np.abs(sparse_X) < 2.0] = 0.0
+    return {
+        "dense-float64": (X, None),
+        "dense-float32": (X.astype(np.float32), None),
+        "sparse-float64": (sp.csr_matrix(sparse_X), None),
+        "weighted": (X, weights),
+        "wide-float64": (blobs(rng, n=500, d=40, k=6)[0], None),
+    }
+
+
+@pytest.mark.parametrize(
+    "variant", ["dense-float64", "dense-float32", "sparse-float64", "weighted", "wide-float64"]
+)
+def test_same_as_sklearn_from_same_init(rng, variant):
+    X, weights = _variants(rng)[variant]
+    init = (X[:6].toarray() if sp.issparse(X) else X[:6]).copy()
+    ours = KMeans(6, init=init, n_init=1).fit(X, sample_weight=weights)
+    theirs = SklearnKMeans(6, init=init, n_init=1, algorithm="lloyd").fit(
+        X, sample_weight=weights
+    )
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.n_iter_ == theirs.n_iter_
+    rtol = 1e-5 if X.dtype == np.float32 else 1e-6
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_,
+                               rtol=rtol, atol=rtol * np.abs(theirs.cluster_centers_).max())
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=rtol)
+    assert ours.cluster_centers_.dtype == X.dtype
+
+
+def test_tol_zero_runs_until_labels_stop_changing(rng):
+    X, _ = blobs(rng, n=2000, d=3, k=8, spread=3.0)
+    model = KMeans(8, tol=0.0, random_state=0).fit(X)
+    assert model.history_[-1].n_changed == 0
+    assert all(r.n_changed > 0 for r in model.history_[:-1])
+    assert model.n_iter_ == len(model.history_)
+
+
+def test_history_records_every_iteration(rng):
+    X, _ = blobs(rng)
+    model = KMeans(5, random_state=1).fit(X)
+    assert len(model.history_) == model.n_iter_
+    first = model.history_[0]
+    assert isinstance(first, IterationRecord)
+    assert first.iteration == 1 and first.n_changed == X.shape[0]
+    inertias = [r.inertia for r in model.history_]
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(inertias, inertias[1:]))
+    assert model.inertia_ <= inertias[-1] * (1 + 1e-12)
+
+
+def test_labels_equal_predict_and_inertia_equals_minus_score(rng):
+    X, _ = blobs(rng, n=3000, d=5, k=7)
+    for init in ["k-means++", "random", "sharding", "k-means||"]:
+        model = KMeans(7, init=init, random_state=3).fit(X)
+        np.testing.assert_array_equal(model.labels_, model.predict(X))
+        assert model.inertia_ == pytest.approx(-model.score(X), rel=1e-12)
+
+
+def test_max_iter_stops_and_still_assigns(rng):
+    X, _ = blobs(rng, n=2000, d=2, k=10, spread=2.0)
+    model = KMeans(10, max_iter=2, tol=0.0, random_state=0).fit(X)
+    assert model.n_iter_ == 2
+    np.testing.assert_array_equal(model.labels_, model.predict(X))
+
+
+def test_empty_cluster_is_relocated_to_the_farthest_point():
+    X = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [10.0, 10.0]])
+    # The third centre is far from every point, so it starts empty.
+    init = np.array([[0.0, 0.0], [10.0, 10.0], [100.0, 100.0]])
+    model = KMeans(3, init=init).fit(X)
+    assert model.history_[0].n_empty == 1
+    assert np.isfinite(model.cluster_centers_).all()
+    assert np.unique(model.labels_).size == 3
+
+
+def test_transform_is_euclidean_distance(rng):
+    X, _ = blobs(rng)
+    model = KMeans(5, random_state=0).fit(X)
+    expected = np.linalg.norm(X[:, None, :] - model.cluster_centers_[None], axis=2)
+    np.testing.assert_allclose(model.transform(X), expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(model.fit_transform(X), expected, rtol=1e-9, atol=1e-9)
+    sparse_model = KMeans(5, init=model.cluster_centers_).fit(sp.csr_matrix(X))
+    np.testing.assert_allclose(sparse_model.transform(sp.csr_matrix(X)),
+                               sparse_model.transform(X), rtol=1e-7, atol=1e-7)
+
+
+def test_sparse_input_is_never_densified(rng, monkeypatch):
+    X, _ = blobs(rng, n=400, d=30, k=4)
+    X[np.abs(X) < 3] = 0
+    X = sp.csr_matrix(X)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("X was densified")
+
+    monkeypatch.setattr(sp.csr_matrix, "toarray", refuse)
+    monkeypatch.setattr(sp.csr_matrix, "todense", refuse)
+    model = KMeans(4, init=np.asarray(X[:4].sum(axis=0)).repeat(4, 0) * 0.1 + np.eye(4, 30),
+                   n_init=1).fit(X)
+    assert model.labels_.shape == (400,)
+
+
+def test_dataframe_feature_names(rng):
+    X, _ = blobs(rng, d=3)
+    frame = pd.DataFrame(X, columns=["income", "spend", "age"])
+    model = KMeans(3, random_state=0).fit(frame)
+    assert list(model.feature_names_in_) == ["income", "spend", "age"]
+    assert list(model.get_feature_names_out()) == ["kmeans0", "kmeans1", "kmeans2"]
+
+
+def test_random_state_reproducible_and_n_init_keeps_the_best(rng):
+    X, _ = blobs(rng, n=1500, d=2, k=12, spread=4.0)
+    a = KMeans(12, init="random", random_state=7).fit(X)
+    b = KMeans(12, init="random", random_state=7).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    singles = [KMeans(12, init="random", n_init=1, random_state=s).fit(X).inertia_
+               for s in range(3)]
+    best_of_many = KMeans(12, init="random", n_init=10, random_state=7).fit(X).inertia_
+    assert best_of_many <= np.median(singles)
+
+
+def test_generator_random_state(rng):
+    X, _ = blobs(rng)
+    model = KMeans(5, random_state=np.random.default_rng(0)).fit(X)
+    again = KMeans(5, random_state=np.random.default_rng(0)).fit(X)
+    np.testing.assert_array_equal(model.labels_, again.labels_)
+
+
+def test_warm_start_from_previous_centres(rng):
+    X, _ = blobs(rng, n=2000, d=4, k=6)
+    first = KMeans(6, max_iter=2, tol=0.0, random_state=0).fit(X)
+    resumed = KMeans(6, init=first.cluster_centers_, n_init=1).fit(X)
+    full = KMeans(6, tol=0.0, random_state=0).fit(X)
+    assert resumed.inertia_ <= first.inertia_
+    np.testing.assert_allclose(np.sort(resumed.cluster_centers_, axis=0),
+                               np.sort(full.cluster_centers_, axis=0), rtol=1e-9)
+
+
+def test_callable_init(rng):
+    X, _ = blobs(rng)
+    seen = {}
+
+    def first_rows(X, n_clusters, random_state):
+        seen["rng"] = random_state
+        return X[:n_clusters]
+
+    model = KMeans(5, init=first_rows).fit(X)
+    assert isinstance(seen["rng"], np.random.Generator)
+    reference = KMeans(5, init=X[:5]).fit(X)
+    np.testing.assert_array_equal(model.labels_, reference.labels_)
+
+
+def test_explicit_init_with_n_init_warns(rng):
+    X, _ = blobs(rng)
+    with pytest.warns(RuntimeWarning, match="performing one run instead of n_init=3"):
+        KMeans(5, init=X[:5], n_init=3).fit(X)
+
+
+def test_function_form_wraps_the_estimator(rng):
+    X, _ = blobs(rng)
+    result = kmeans(X, 5, random_state=4, init="sharding")
+    model = KMeans(5, random_state=4, init="sharding").fit(X)
+    assert isinstance(result, KMeansResult)
+    np.testing.assert_array_equal(result.labels, model.labels_)
+    np.testing.assert_array_equal(result.centers, model.cluster_centers_)
+    assert result.inertia == model.inertia_ and result.n_iter == model.n_iter_
+
+
+def test_duplicates_and_constant_features_work(rng):
+    X = np.repeat(rng.normal(size=(20, 3)), 5, axis=0)
+    X[:, 1] = 4.0
+    model = KMeans(4, random_state=0).fit(X)
+    assert np.isfinite(model.cluster_centers_).all()
+    np.testing.assert_allclose(model.cluster_centers_[:, 1], 4.0)
+
+
+def test_fewer_distinct_points_than_clusters_warns_and_keeps_k_centres():
+    X = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5)
+    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(2\).*n_clusters \(3\)"):
+        model = KMeans(3, random_state=0).fit(X)
+    assert model.cluster_centers_.shape == (3, 2)
+    assert np.isfinite(model.cluster_centers_).all()
+
+
+def test_weights_equal_repetition_from_same_init(rng):
+    X, _ = blobs(rng, n=300, d=3, k=4)
+    counts = rng.integers(0, 4, size=X.shape[0])
+    counts[:4] = 1
+    init = X[:4].copy()
+    weighted = KMeans(4, init=init).fit(X, sample_weight=counts)
+    repeated = KMeans(4, init=init).fit(np.repeat(X, counts, axis=0))
+    np.testing.assert_allclose(weighted.cluster_centers_, repeated.cluster_centers_,
+                               rtol=1e-10)
+    assert weighted.inertia_ == pytest.approx(repeated.inertia_, rel=1e-10)
+    assert weighted.n_iter_ == repeated.n_iter_
+
+
+def test_zero_weight_points_do_not_move_centres(rng):
+    X, _ = blobs(rng, n=400, d=2, k=3)
+    weights = np.ones(400)
+    weights[::2] = 0.0
+    model = KMeans(3, random_state=0).fit(X, sample_weight=weights)
+    reference = KMeans(3, init=model.cluster_centers_).fit(X[1::2])
+    np.testing.assert_allclose(model.cluster_centers_, reference.cluster_centers_, rtol=1e-9)
+
+
+def test_verbose_prints_iterations(rng, capsys):
+    X, _ = blobs(rng)
+    KMeans(5, random_state=0, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "Iteration 1: inertia" in out and "Converged at iteration" in out
+
+
+def test_far_from_origin_data_is_handled_accurately(rng):
+    X, _ = blobs(rng, n=1000, d=2, k=4)
+    shifted = X + 1e7
+    a = KMeans(4, init=X[:4]).fit(X)
+    b = KMeans(4, init=shifted[:4]).fit(shifted)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+
+
+def test_no_warning_on_normal_fit(rng):
+    X, _ = blobs(rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KMeans(5, random_state=0).fit(X)
