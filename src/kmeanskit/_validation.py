@@ -171,20 +171,25 @@ def check_X(estimator, X, *, reset: bool):
             estimator, X, reset=reset, accept_sparse="csr",
             dtype=[np.float64, np.float32], order="C", ensure_all_finite=False,
         )
-    check_finite(X.data if sp.issparse(X) else X, "X")
+    check_finite(X, "X")
     if sp.issparse(X):
         X.sum_duplicates()  # kernels assume one stored value per (row, column)
     return X
 
 
-def check_finite(values: np.ndarray, name: str) -> None:
-    """Raise a ValueError locating the first NaN or infinity in ``values``."""
-    finite = np.isfinite(values)
+def check_finite(values, name: str) -> None:
+    """Raise a ValueError locating the first NaN or infinity in ``values``
+    (a dense array or a CSR matrix)."""
+    stored = values.data if sp.issparse(values) else values
+    finite = np.isfinite(stored)
     if finite.all():
         return
     bad = np.argwhere(~finite)
     first = tuple(int(i) for i in bad[0])
-    kind = "NaN" if np.isnan(values[first]).any() else "infinite"
+    kind = "NaN" if np.isnan(stored[first]) else "infinite"
+    if sp.issparse(values):
+        first = (int(np.searchsorted(values.indptr, first[0], side="right")) - 1,
+                 int(values.indices[first[0]]))
     where = f"row {first[0]}, column {first[1]}" if len(first) == 2 else f"position {first[0]}"
     raise ValueError(
         f"{name} contains {len(bad)} NaN or infinite value(s), the first ({kind}) "

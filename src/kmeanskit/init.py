@@ -115,34 +115,36 @@ def _naive_sharding(X, n_clusters, weights):
     row_sums = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     order = np.argsort(row_sums, kind="stable")
     w = weights[order]
-    total = w.sum()
-    # A row belongs to the shard holding the midpoint of its weight interval,
-    # so shard j gathers the j-th 1/k of the total weight (equal row counts
-    # when weights are equal).
+    # Shard j is the j-th k-th of the total weight.  Row i of the sorted order
+    # covers the weight interval [lo_i, hi_i) (in shard units); it belongs to
+    # every shard its interval overlaps, in proportion to the overlap, so a
+    # row on a boundary is shared.  Weights thus act exactly as repetitions.
     cumulative = np.cumsum(w)
-    midpoints = cumulative - w / 2
-    shard = np.minimum((midpoints * n_clusters / total).astype(np.int64), n_clusters - 1)
-    indicator = sp.csr_matrix(
-        (w, (shard, order)), shape=(n_clusters, X.shape[0])
-    )
-    shard_weight = np.bincount(shard, weights=w, minlength=n_clusters)
+    scale = n_clusters / cumulative[-1]
+    lo, hi = (cumulative - w) * scale, cumulative * scale
+    first = np.minimum(np.floor(lo).astype(np.int64), n_clusters - 1)
+    last = np.clip(np.ceil(hi).astype(np.int64) - 1, first, n_clusters - 1)
+    span = last - first + 1
+    row = np.repeat(np.arange(w.size), span)
+    shard = np.repeat(first, span) + np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    overlap = (np.minimum(hi[row], shard + 1) - np.maximum(lo[row], shard)) / scale
+    keep = overlap > 0
+    indicator = sp.csr_matrix((overlap[keep], (shard[keep], order[row[keep]])),
+                              shape=(n_clusters, X.shape[0]))
     sums = indicator @ X
     sums = sums.toarray() if sp.issparse(sums) else np.asarray(sums, dtype=np.float64)
-    centers = np.empty_like(sums)
-    filled = shard_weight > 0
-    centers[filled] = sums[filled] / shard_weight[filled, None]
-    # A shard can be empty only when one heavy row spans several shards:
-    # that row is then the centre of every shard it spans.
-    for j in np.flatnonzero(~filled):
-        position = np.searchsorted(cumulative, (j + 0.5) * total / n_clusters)
-        centers[j] = _rows(X, [order[min(position, order.size - 1)]])[0]
-    return centers.astype(X.dtype)
+    shard_weight = np.asarray(indicator.sum(axis=1)).ravel()
+    return (sums / shard_weight[:, None]).astype(X.dtype)
 
 
 def naive_sharding(X, n_clusters, *, sample_weight=None):
     """Naive sharding: sort rows by the sum of their attributes, cut the
-    sorted rows into ``n_clusters`` contiguous shards of equal size (equal
-    total weight when weighted) and use each shard's mean as a centroid.
+    sorted rows into ``n_clusters`` contiguous shards of equal size and use
+    each shard's mean as a centroid.
+
+    Shards hold equal total weight (equal row counts when unweighted); when
+    the rows do not divide evenly, a row on a shard boundary is shared between
+    the two shards in proportion, so weights act exactly as repeated rows.
 
     Deterministic, and linear in the data apart from the sort.  It works best
     when the features share a scale and the clusters line up along the

@@ -1,0 +1,145 @@
+"""The four initialisations: each one's defining property, and quality."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import blobs
+from sklearn.cluster import KMeans as SklearnKMeans
+from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
+
+from kmeanskit import KMeans, kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
+
+
+def _inertia(X, centers, weights=None):
+    sq = ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+    return float(sq @ (np.ones(len(X)) if weights is None else weights))
+
+
+# -- naive sharding ----------------------------------------------------------
+
+def test_sharding_hand_computed():
+    X = np.array([[5, 5], [1, 0], [3, 3], [0, 2], [10, 1], [2, 2]], dtype=float)
+    # row sums 10, 1, 6, 2, 11, 4 -> sorted rows [1,0] [0,2] | [2,2] [3,3] | [5,5] [10,1]
+    np.testing.assert_allclose(naive_sharding(X, 3), [[0.5, 1.0], [2.5, 2.5], [7.5, 3.0]])
+
+
+def test_sharding_uneven_split_and_sparse():
+    X = np.arange(10.0).reshape(5, 2)  # row sums already sorted
+    # five rows in two shards of 2.5 rows: the middle row is shared half and half
+    # shard 0: ([0, 1] + [2, 3] + 0.5 [4, 5]) / 2.5; shard 1: (0.5 [4, 5] + [6, 7] + [8, 9]) / 2.5
+    np.testing.assert_allclose(naive_sharding(X, 2), [[1.6, 2.6], [6.4, 7.4]])
+    np.testing.assert_allclose(naive_sharding(sp.csr_matrix(X), 2), naive_sharding(X, 2))
+
+
+def test_sharding_weights_act_as_repetitions(rng):
+    X = rng.normal(size=(40, 3))
+    counts = rng.integers(1, 4, size=40)
+    np.testing.assert_allclose(naive_sharding(X, 4, sample_weight=counts),
+                               naive_sharding(np.repeat(X, counts, axis=0), 4), rtol=1e-12)
+
+
+def test_sharding_is_deterministic_and_keeps_float32(rng):
+    X = rng.normal(size=(100, 4)).astype(np.float32)
+    a = naive_sharding(X, 5)
+    assert a.dtype == np.float32
+    np.testing.assert_array_equal(a, naive_sharding(X, 5))
+
+
+# -- random ------------------------------------------------------------------
+
+def test_random_points_are_distinct_rows(rng):
+    X = rng.normal(size=(30, 2))
+    centers = random_points(X, 30, random_state=0)
+    rows = {tuple(r) for r in centers}
+    assert len(rows) == 30 and rows == {tuple(r) for r in X}
+
+
+def test_random_points_follow_the_weights(rng):
+    X = np.arange(4.0).reshape(4, 1)
+    weights = np.array([0.0, 1.0, 3.0, 0.0])
+    draws = [random_points(X, 1, sample_weight=weights, random_state=s)[0, 0]
+             for s in range(400)]
+    assert set(draws) == {1.0, 2.0}
+    assert 0.65 < np.mean(np.array(draws) == 2.0) < 0.85
+
+
+# -- k-means++ ---------------------------------------------------------------
+
+def test_kmeans_plusplus_returns_rows_and_never_zero_weight(rng):
+    X, _ = blobs(rng, n=300, d=3, k=6)
+    weights = np.ones(300)
+    weights[:150] = 0.0
+    centers, indices = kmeans_plusplus(X, 6, sample_weight=weights, random_state=0)
+    np.testing.assert_array_equal(centers, X[indices])
+    assert (indices >= 150).all()
+
+
+def test_kmeans_plusplus_dense_and_sparse_agree(rng):
+    X, _ = blobs(rng, n=400, d=12, k=5)
+    X[np.abs(X) < 1.0] = 0.0
+    _, dense_idx = kmeans_plusplus(X, 8, random_state=3)
+    _, sparse_idx = kmeans_plusplus(sp.csr_matrix(X), 8, random_state=3)
+    np.testing.assert_array_equal(dense_idx, sparse_idx)
+
+
+def test_kmeans_plusplus_matches_a_plain_reference(rng):
+    """With one candidate per step, greedy k-means++ is plain D^2 sampling:
+    replay it with the same uniform draws in plain numpy."""
+    X, _ = blobs(rng, n=200, d=10, k=4)
+    _, indices = kmeans_plusplus(X, 6, n_local_trials=1, random_state=11)
+    draws = np.random.default_rng(np.random.SeedSequence(11)).uniform(size=6)
+    weights = np.ones(200)
+    chosen = [int(np.searchsorted(np.cumsum(weights), draws[0] * 200, side="right"))]
+    closest = ((X - X[chosen[0]]) ** 2).sum(axis=1)
+    for step in range(1, 6):
+        cumulative = np.cumsum(closest)
+        chosen.append(int(np.searchsorted(cumulative, draws[step] * cumulative[-1],
+                                          side="right")))
+        closest = np.minimum(closest, ((X - X[chosen[-1]]) ** 2).sum(axis=1))
+    np.testing.assert_array_equal(indices, chosen)
+
+
+QUALITY_SEEDS = range(20)
+
+
+@pytest.mark.parametrize("k", [8, 40])
+def test_kmeans_plusplus_quality_matches_sklearn(rng, k):
+    X, _ = blobs(rng, n=3000, d=5, k=25, spread=8.0)
+    ours = [_inertia(X, kmeans_plusplus(X, k, random_state=s)[0]) for s in QUALITY_SEEDS]
+    theirs = [_inertia(X, sklearn_kmeans_plusplus(X, k, random_state=s)[0])
+              for s in QUALITY_SEEDS]
+    # Same algorithm, different random streams: equal on average up to noise.
+    assert np.mean(ours) <= np.mean(theirs) * 1.05
+
+
+def test_kmeans_parallel_quality_beats_kmeans_plusplus(rng):
+    X, _ = blobs(rng, n=3000, d=5, k=25, spread=8.0)
+    ours = [_inertia(X, kmeans_parallel(X, 25, random_state=s)) for s in QUALITY_SEEDS]
+    theirs = [_inertia(X, sklearn_kmeans_plusplus(X, 25, random_state=s)[0])
+              for s in QUALITY_SEEDS]
+    assert np.mean(ours) <= np.mean(theirs)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "k-means||"])
+def test_fitted_inertia_no_worse_than_sklearn(rng, init):
+    X, _ = blobs(rng, n=3000, d=5, k=25, spread=8.0)
+    ours = [KMeans(25, init=init, random_state=s).fit(X).inertia_ for s in QUALITY_SEEDS]
+    theirs = [SklearnKMeans(25, n_init=1, random_state=s).fit(X).inertia_
+              for s in QUALITY_SEEDS]
+    assert np.mean(ours) <= np.mean(theirs) * 1.01
+
+
+def test_kmeans_parallel_weights_and_sparse(rng):
+    X, _ = blobs(rng, n=500, d=6, k=4, spread=10.0)
+    weights = np.ones(500)
+    weights[:250] = 0.0
+    centers = kmeans_parallel(X, 4, sample_weight=weights, random_state=0)
+    assert _inertia(X[250:], centers) < _inertia(X[250:], X[250:].mean(axis=0, keepdims=True))
+    sparse_centers = kmeans_parallel(sp.csr_matrix(X), 4, random_state=0)
+    assert sparse_centers.shape == (4, 6) and np.isfinite(sparse_centers).all()
+
+
+def test_kmeans_parallel_with_heavily_duplicated_data():
+    X = np.array([[0.0, 0.0]] * 50 + [[5.0, 5.0]] * 50 + [[9.0, 0.0]])
+    centers = kmeans_parallel(X, 3, random_state=0)
+    assert {tuple(c) for c in np.round(centers, 9) + 0.0} == {(0.0, 0.0), (5.0, 5.0), (9.0, 0.0)}

@@ -1,0 +1,132 @@
+"""Bad input gets a clear error naming the problem and the fix."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from kmeanskit import KMeans, kmeans_plusplus, naive_sharding
+
+
+@pytest.fixture
+def X(rng):
+    return rng.normal(size=(50, 3))
+
+
+@pytest.mark.parametrize(
+    "where, value, message",
+    [
+        ((3, 1), np.nan, r"X contains 1 NaN or infinite value\(s\), the first \(NaN\) at row 3, "
+                         r"column 1\. Remove or impute"),
+        ((0, 2), np.inf, r"the first \(infinite\) at row 0, column 2"),
+    ],
+    ids=["nan", "inf"],
+)
+def test_non_finite_X(X, where, value, message):
+    X[where] = value
+    with pytest.raises(ValueError, match=message):
+        KMeans(2).fit(X)
+    with pytest.raises(ValueError, match=message):
+        KMeans(2).fit(sp.csr_matrix(X))
+
+
+def test_non_finite_at_predict(X):
+    model = KMeans(2, random_state=0).fit(X)
+    X[1, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains 1 NaN"):
+        model.predict(X)
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (np.r_[np.nan, np.ones(49)], r"sample_weight contains 1 NaN or infinite .* position 0"),
+        (np.r_[1.0, -2.0, np.ones(48)], r"non-negative; found 1 negative value\(s\), the first "
+                                        r"at index 1"),
+        (np.zeros(50), "zero everywhere; at least one sample needs a positive weight"),
+        (np.ones(49), r"sample_weight has shape \(49,\), expected \(50,\)"),
+    ],
+    ids=["nan", "negative", "all-zero", "wrong-length"],
+)
+def test_bad_sample_weight(X, weights, message):
+    with pytest.raises(ValueError, match=message):
+        KMeans(2).fit(X, sample_weight=weights)
+
+
+def test_empty_X():
+    with pytest.raises(ValueError, match="0 sample"):
+        KMeans(2).fit(np.empty((0, 3)))
+
+
+def test_one_dimensional_X_says_how_to_reshape():
+    with pytest.raises(ValueError, match=r"got a 1-D array of shape \(5,\).*X.reshape\(-1, 1\)"):
+        KMeans(2).fit(np.arange(5.0))
+
+
+def test_fewer_samples_than_clusters(X):
+    with pytest.raises(ValueError, match="n_samples=50 should be >= n_clusters=60"):
+        KMeans(60).fit(X)
+
+
+@pytest.mark.parametrize("n_clusters", [0, -1, 2.5, "3", True])
+def test_bad_n_clusters(X, n_clusters):
+    with pytest.raises(ValueError, match=r"The 'n_clusters' parameter of KMeans must be an int "
+                                         r"in the range \[1, inf\); got"):
+        KMeans(n_clusters).fit(X)
+
+
+def test_non_numeric_columns_are_named(X):
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["city"] = "Oslo"
+    frame["joined"] = pd.Timestamp("2024-01-01")
+    with pytest.raises(TypeError, match=r"non-numeric columns \['city', 'joined'\]"):
+        KMeans(2).fit(frame)
+
+
+def test_feature_count_mismatch_names_both_counts(X):
+    model = KMeans(2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="X has 4 features, but KMeans is expecting 3"):
+        model.predict(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="X has 2 features, but KMeans is expecting 3"):
+        model.transform(np.ones((2, 2)))
+
+
+def test_init_array_of_wrong_shape(X):
+    with pytest.raises(ValueError, match=r"init array has shape \(2, 2\), expected "
+                                         r"\(n_clusters, n_features\) = \(3, 3\)"):
+        KMeans(3, init=np.ones((2, 2))).fit(X)
+
+
+def test_unknown_init_lists_the_valid_names(X):
+    with pytest.raises(ValueError, match=r"'init' parameter of KMeans must be a str among "
+                                         r"\{'k-means\+\+', 'k-means\|\|', 'random', "
+                                         r"'sharding'\}"):
+        KMeans(2, init="kmeans++").fit(X)
+
+
+def test_unknown_algorithm_lists_the_valid_names(X):
+    with pytest.raises(ValueError, match=r"'algorithm' parameter of KMeans must be a str "
+                                         r"among \{'lloyd'\}; got 'fast'"):
+        KMeans(2, algorithm="fast").fit(X)
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [("max_iter", 0), ("tol", -1.0), ("n_init", 0), ("n_threads", 0), ("random_state", "a")],
+)
+def test_other_bad_parameters(X, param, value):
+    with pytest.raises(ValueError, match=f"The '{param}' parameter of KMeans must be"):
+        KMeans(2, **{param: value}).fit(X)
+
+
+def test_public_init_functions_validate(X):
+    with pytest.raises(ValueError, match="n_clusters must be an int >= 1; got 0"):
+        kmeans_plusplus(X, 0)
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X contains 1 NaN"):
+        naive_sharding(X, 2)
+
+
+def test_complex_data_is_rejected():
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        KMeans(2).fit(np.ones((5, 2)) * (1 + 1j))
