@@ -164,17 +164,19 @@ def _centred_row(data: Data, i: int) -> np.ndarray:
     return data.X[i].astype(np.float64) - data.shift
 
 
-def relocate_empty(data, centers, labels, sums, cluster_weights) -> int:
+def relocate_empty(data, centers, labels, sums, cluster_weights) -> tuple[int, bool]:
     """Move each empty cluster onto one of the points farthest from its centroid.
 
     Works on ``sums`` and ``cluster_weights`` in place, as the update will see
     them: the chosen point leaves its old cluster's sum and founds the empty
     one.  Farthest first, ties to the lowest row index, so the choice is
-    deterministic.  Returns the number of empty clusters.
+    deterministic.  Returns the number of empty clusters and whether any was
+    moved onto a point away from its centroid (when every point sits on its
+    centroid, as with fewer distinct points than clusters, nothing can move).
     """
     empty = np.flatnonzero(cluster_weights == 0)
     if empty.size == 0:
-        return 0
+        return 0, False
     _, dist = assign(data, centers)
     dist[data.weights == 0] = -1.0  # a zero-weight point cannot hold a cluster
     order = np.lexsort((np.arange(dist.size), -dist))
@@ -185,7 +187,7 @@ def relocate_empty(data, centers, labels, sums, cluster_weights) -> int:
         cluster_weights[old] -= data.weights[point]
         sums[cluster] = row
         cluster_weights[cluster] = data.weights[point]
-    return int(empty.size)
+    return int(empty.size), bool(dist[order[0]] > 0)
 
 
 @dataclass
@@ -200,7 +202,8 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
         tol: float, verbose: int = 0) -> RunResult:
     """Iterate from ``centers`` (centred frame) until convergence.
 
-    Stops when no label changes (strict convergence), else when the squared
+    Stops when no label changes and no empty cluster had to move (strict
+    convergence), else when the squared
     centroid shift summed over clusters is at most ``tol`` (already scaled by
     the data variance), else after ``max_iter`` iterations.
     """
@@ -212,7 +215,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
     for iteration in range(1, max_iter + 1):
         start = time.perf_counter()
         sums, cluster_weights, inertia, n_changed = step.iterate(centers, labels)
-        n_empty = relocate_empty(data, centers, labels, sums, cluster_weights)
+        n_empty, relocated = relocate_empty(data, centers, labels, sums, cluster_weights)
         new_centers = centers.astype(np.float64)  # a cluster left empty keeps its centre
         filled = cluster_weights > 0
         new_centers[filled] = sums[filled] / cluster_weights[filled, None]
@@ -226,7 +229,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
             print(f"Iteration {iteration}: inertia {inertia:.6g}, {n_changed} "
                   f"points changed, {n_empty} empty clusters, "
                   f"{record.seconds:.3f} s")
-        if n_changed == 0:
+        if n_changed == 0 and not relocated:
             if verbose:
                 print(f"Converged at iteration {iteration}: no label changed.")
             break

@@ -1,0 +1,82 @@
+"""Real clustering benchmark sets (Fränti's S, A and Unbalance sets).
+
+Read from the folder named by KMEANSKIT_DATA; skipped when it is unset.
+"""
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans as SklearnKMeans
+from sklearn.metrics import adjusted_rand_score
+
+from kmeanskit import KMeans
+
+# name -> (n_clusters, ground-truth centroid file)
+SETS = {
+    "s1": (15, "s1-cb.txt"),
+    "s2": (15, "s2-cb.txt"),
+    "s3": (15, "s3-cb.txt"),
+    "s4": (15, "s4-cb.txt"),
+    "a1": (20, "a1-ga-cb.txt"),
+    "a2": (35, "a2-ga-cb.txt"),
+    "a3": (50, "a3-ga-cb.txt"),
+    "unbalance": (8, "unbalance-cb.txt"),
+}
+SEEDS = range(20)
+
+
+def load(data_dir, name):
+    folder = data_dir / name
+    X = np.loadtxt(folder / f"{name}.txt")
+    centers = np.loadtxt(folder / SETS[name][1])
+    labels = np.loadtxt(folder / f"{name}-labels.txt", dtype=int)
+    return X, centers, labels
+
+
+def _inertia(X, centers):
+    return float(((X[:, None, :] - centers[None]) ** 2).sum(axis=2).min(axis=1).sum())
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_default_kmeans_as_good_as_sklearn_default(data_dir, name):
+    X, _, _ = load(data_dir, name)
+    k = SETS[name][0]
+    ours = np.array([KMeans(k, random_state=s).fit(X).inertia_ for s in SEEDS])
+    theirs = np.array([SklearnKMeans(k, random_state=s).fit(X).inertia_ for s in SEEDS])
+    # Both run greedy k-means++ and Lloyd, from different random streams: the
+    # means must agree within two standard errors of their difference, or ours
+    # be lower.
+    stderr = np.sqrt(ours.var(ddof=1) / ours.size + theirs.var(ddof=1) / theirs.size)
+    assert ours.mean() <= theirs.mean() + 2 * stderr
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_best_of_seeds_reaches_ground_truth(data_dir, name):
+    X, truth_centers, truth_labels = load(data_dir, name)
+    k = SETS[name][0]
+    best = min((KMeans(k, random_state=s).fit(X) for s in SEEDS), key=lambda m: m.inertia_)
+    # The ground-truth codebook is a (near-)optimal solution: the best of 20
+    # runs is within 0.5 % of its inertia (lower is possible: it is not exact).
+    assert best.inertia_ <= _inertia(X, truth_centers) * 1.005
+    assert adjusted_rand_score(truth_labels, best.labels_) > 0.6
+
+
+@pytest.mark.parametrize("name", ["s1", "a1", "unbalance"])
+def test_starting_from_ground_truth_stays_there(data_dir, name):
+    X, truth_centers, _ = load(data_dir, name)
+    model = KMeans(len(truth_centers), init=truth_centers).fit(X)
+    assert model.inertia_ <= _inertia(X, truth_centers)
+    np.testing.assert_allclose(model.cluster_centers_, truth_centers,
+                               atol=0.05 * X.std())
+
+
+def test_birch1_float32_tracks_float64(data_dir):
+    """float32 is computed in float32 with float64 sums: on Birch1 (values up
+    to 1e6, 100 clusters) it follows the float64 fit label for label."""
+    X = np.loadtxt(data_dir / "birch1" / "birch1.txt")
+    init = X[np.random.default_rng(0).choice(len(X), 100, replace=False)]
+    single = KMeans(100, init=init.astype(np.float32), max_iter=20).fit(X.astype(np.float32))
+    double = KMeans(100, init=init, max_iter=20).fit(X)
+    assert (single.labels_ != double.labels_).sum() <= 10
+    assert single.inertia_ == pytest.approx(double.inertia_, rel=1e-6)
+    theirs = SklearnKMeans(100, init=init, n_init=1, max_iter=20).fit(X)
+    np.testing.assert_array_equal(double.labels_, theirs.labels_)
