@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import blobs
 from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
 
+from conftest import blobs
 from kmeanskit import KMeans, kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from conftest import blobs
 from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.exceptions import ConvergenceWarning
 
+from conftest import blobs
 from kmeanskit import IterationRecord, KMeans, KMeansResult, kmeans
 
 
@@ -62,7 +62,7 @@ def test_history_records_every_iteration(rng):
     assert isinstance(first, IterationRecord)
     assert first.iteration == 1 and first.n_changed == X.shape[0]
     inertias = [r.inertia for r in model.history_]
-    assert all(b <= a * (1 + 1e-12) for a, b in zip(inertias, inertias[1:]))
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(inertias, inertias[1:], strict=False))
     assert model.inertia_ <= inertias[-1] * (1 + 1e-12)
 
 

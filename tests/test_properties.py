@@ -45,7 +45,7 @@ def test_labels_in_range_and_objective_never_rises(problem):
     assert np.isfinite(model.cluster_centers_).all()
     inertias = [r.inertia for r in model.history_]
     scale = 1e-4 if X.dtype == np.float32 else 1e-9
-    for before, after in zip(inertias, inertias[1:]):
+    for before, after in zip(inertias, inertias[1:], strict=False):
         assert after <= before * (1 + scale) + scale
 
 

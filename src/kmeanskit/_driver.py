@@ -180,7 +180,7 @@ def relocate_empty(data, centers, labels, sums, cluster_weights) -> tuple[int, b
     _, dist = assign(data, centers)
     dist[data.weights == 0] = -1.0  # a zero-weight point cannot hold a cluster
     order = np.lexsort((np.arange(dist.size), -dist))
-    for cluster, point in zip(empty, order[: empty.size]):
+    for cluster, point in zip(empty, order[: empty.size], strict=False):
         row = data.weights[point] * _centred_row(data, point)
         old = labels[point]
         sums[old] -= row

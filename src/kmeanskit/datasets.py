@@ -46,7 +46,7 @@ def load_mall_customers(random_state: int = 0) -> pd.DataFrame:
     sizes = np.floor(shares * n).astype(int)
     sizes[np.argmax(shares)] += n - sizes.sum()
     income, spending, age = [], [], []
-    for size, segment in zip(sizes, _MALL_SEGMENTS):
+    for size, segment in zip(sizes, _MALL_SEGMENTS, strict=False):
         _, inc_mu, inc_sd, sp_mu, sp_sd, age_mu, age_sd = segment
         income.append(rng.normal(inc_mu, inc_sd, size))
         spending.append(rng.normal(sp_mu, sp_sd, size))
