@@ -3,19 +3,22 @@
 An algorithm is a *step*: a class built once per fit (``initialise state``)
 whose ``iterate`` method runs one assignment + accumulation pass.  The loop
 here owns everything else, written once: convergence (labels unchanged first,
-then centroid shift against the tolerance), empty-cluster relocation, history
-and verbose output.  Adding an algorithm is one kernel file and one entry in
-``STEPS``.
+then centroid shift against the tolerance), empty-cluster relocation, the
+final assignment, history and verbose output.  Adding an algorithm is one
+kernel file and one entry in ``STEPS``.
 
-Dense data is worked on in a frame centred on the data mean (the kernels
-centre each chunk on the fly, X is never copied), which keeps the
-||c||^2 - 2 x.c expansion accurate for data far from the origin.
+Centroids are kept in the data's own coordinates.  Dense distances are taken
+in a frame centred on the mean of the current centroids (the kernels centre
+each chunk on the fly; X is never copied), which keeps the
+||c||^2 - 2 x.c expansion accurate for data far from the origin.  Because
+the frame is a function of the centroids alone, an iteration labels exactly
+as ``predict`` would with the same centroids.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,9 +30,12 @@ from ._results import IterationRecord
 
 # Below this many features a direct difference loop beats a BLAS call.
 GEMM_MIN_FEATURES = 8
-# Per-group partial sums: at most this many groups and this many bytes.
+# Per-group partial sums: at most this many groups and this many bytes, and
+# at least this many chunks per group so that zeroing and reducing a group's
+# (k, d) buffer stays small beside the group's work.
 MAX_GROUPS = 32
 GROUP_BYTES = 256 * 2**20
+MIN_CHUNKS_PER_GROUP = 8
 
 
 @dataclass
@@ -38,7 +44,6 @@ class Data:
 
     X: np.ndarray | sp.csr_matrix
     weights: np.ndarray
-    shift: np.ndarray  # the frame's origin for dense X, zeros for sparse
 
     @property
     def sparse(self) -> bool:
@@ -52,9 +57,48 @@ class Data:
     def dtype(self):
         return self.X.dtype
 
+    def origin(self, centers: np.ndarray) -> np.ndarray:
+        """Origin of the working frame for ``centers``: their mean for dense
+        data, zero for sparse data (centring would densify it)."""
+        if self.sparse:
+            return np.zeros(self.X.shape[1], dtype=self.dtype)
+        return centers.mean(axis=0, dtype=np.float64).astype(self.dtype)
+
+    def centred_row(self, i: int, origin: np.ndarray) -> np.ndarray:
+        """Row ``i`` minus ``origin``, as a dense float64 vector."""
+        if self.sparse:
+            row = np.zeros(self.X.shape[1])
+            stored = slice(self.X.indptr[i], self.X.indptr[i + 1])
+            row[self.X.indices[stored]] = self.X.data[stored]
+        else:
+            row = self.X[i].astype(np.float64)
+        return row - origin
+
 
 def _row_blocks(n: int, rows: int = 65536):
     return (slice(start, start + rows) for start in range(0, n, rows))
+
+
+def mean_variance(X) -> float:
+    """Mean over features of the (unweighted) feature variances, in one pass.
+
+    Dense rows are shifted by the first row before squaring, which avoids the
+    cancellation of E[x^2] - E[x]^2 for data far from the origin.
+    """
+    n = X.shape[0]
+    if sp.issparse(X):
+        mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+        sq_mean = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
+        return float(np.maximum(sq_mean - mean**2, 0.0).mean())
+    reference = X[0].astype(np.float64)
+    total = np.zeros(X.shape[1])
+    sq = np.zeros(X.shape[1])
+    for block in _row_blocks(n):
+        diff = X[block] - reference
+        total += diff.sum(axis=0)
+        sq += np.einsum("ij,ij->j", diff, diff)
+    mean = total / n
+    return float(np.maximum(sq / n - mean**2, 0.0).mean())
 
 
 def column_mean(X) -> np.ndarray:
@@ -67,56 +111,31 @@ def column_mean(X) -> np.ndarray:
     return total / X.shape[0]
 
 
-def centred_sq_norms(X, shift) -> np.ndarray:
-    """Squared norm of each dense row minus ``shift``, in float64."""
+def centred_sq_norms(X, origin) -> np.ndarray:
+    """Squared norm of each dense row minus ``origin``, in float64."""
     out = np.empty(X.shape[0])
     for block in _row_blocks(X.shape[0]):
-        diff = X[block] - shift
+        diff = X[block] - origin
         out[block] = np.einsum("ij,ij->i", diff, diff)
     return out
 
 
-def mean_and_variance(X) -> tuple[np.ndarray, np.ndarray]:
-    """Feature means and (unweighted) variances, in float64, in bounded memory."""
-    mean = column_mean(X)
-    if sp.issparse(X):
-        sq_mean = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
-        return mean, np.maximum(sq_mean - mean**2, 0.0)
-    sq = np.zeros(X.shape[1])
-    for block in _row_blocks(X.shape[0]):
-        diff = X[block] - mean
-        sq += np.einsum("ij,ij->j", diff, diff)
-    return mean, sq / X.shape[0]
-
-
-def make_data(X, weights, shift=None) -> Data:
-    """Bundle validated X and weights with the frame's origin.
-
-    Dense data is centred on ``shift`` (by default the data mean); sparse data
-    is never centred.
-    """
-    if sp.issparse(X):
-        shift = np.zeros(X.shape[1], dtype=X.dtype)
-    elif shift is None:
-        shift = column_mean(X)
-    return Data(X, weights, np.asarray(shift, dtype=X.dtype))
+def _use_gemm(X) -> bool:
+    return X.shape[1] >= GEMM_MIN_FEATURES
 
 
 def assign(data: Data, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centroid and squared distance of every row.
-
-    ``centers`` are in the centred frame (``original - data.shift``).
-    """
+    """Nearest centroid and squared distance (float64) of every row."""
     n = data.n_samples
     labels = np.empty(n, dtype=np.int32)
     min_dist = np.empty(n, dtype=np.float64)
-    centers = np.ascontiguousarray(centers, dtype=data.dtype)
+    origin = data.origin(centers)
+    centred = np.ascontiguousarray(centers - origin, dtype=data.dtype)
     if data.sparse:
         X = data.X
-        assign_sparse(X.data, X.indices, X.indptr, centers, labels, min_dist)
+        assign_sparse(X.data, X.indices, X.indptr, centred, labels, min_dist)
     else:
-        use_gemm = data.X.shape[1] >= GEMM_MIN_FEATURES
-        assign_dense(data.X, data.shift, centers, use_gemm, labels, min_dist)
+        assign_dense(data.X, origin, centred, _use_gemm(data.X), labels, min_dist)
     return labels, min_dist
 
 
@@ -128,23 +147,25 @@ class LloydStep:
         n, d = data.X.shape
         n_chunks = -(-n // CHUNK_ROWS)
         by_memory = GROUP_BYTES // (8 * n_clusters * d)
-        n_groups = max(1, min(n_chunks, MAX_GROUPS, by_memory))
+        n_groups = max(1, min(-(-n_chunks // MIN_CHUNKS_PER_GROUP), MAX_GROUPS, by_memory))
         self.sums = np.empty((n_groups, n_clusters, d))
         self.weights = np.empty((n_groups, n_clusters))
         self.inertia = np.empty(n_groups)
         self.changed = np.empty(n_groups, dtype=np.int64)
 
-    def iterate(self, centers: np.ndarray, labels: np.ndarray):
-        """Assign with ``centers``; return (sums, weights, inertia, n_changed)."""
+    def iterate(self, centers: np.ndarray, origin: np.ndarray, labels: np.ndarray):
+        """Assign with ``centers`` (given relative to ``origin``).
+
+        Returns the per-cluster weighted sums of the rows minus ``origin``,
+        the per-cluster weights, the inertia and the number of changed labels.
+        """
         data = self.data
         buffers = (labels, self.sums, self.weights, self.inertia, self.changed)
         if data.sparse:
             X = data.X
-            lloyd_iter_sparse(X.data, X.indices, X.indptr, data.weights, centers,
-                              *buffers)
+            lloyd_iter_sparse(X.data, X.indices, X.indptr, data.weights, centers, *buffers)
         else:
-            use_gemm = data.X.shape[1] >= GEMM_MIN_FEATURES
-            lloyd_iter_dense(data.X, data.weights, data.shift, centers, use_gemm,
+            lloyd_iter_dense(data.X, data.weights, origin, centers, _use_gemm(data.X),
                              *buffers)
         return (self.sums.sum(axis=0), self.weights.sum(axis=0),
                 float(self.inertia.sum()), int(self.changed.sum()))
@@ -153,26 +174,16 @@ class LloydStep:
 STEPS = {"lloyd": LloydStep}
 
 
-def _centred_row(data: Data, i: int) -> np.ndarray:
-    """Row ``i`` in the working frame, as a dense float64 vector."""
-    if data.sparse:
-        X = data.X
-        row = np.zeros(X.shape[1])
-        stored = slice(X.indptr[i], X.indptr[i + 1])
-        row[X.indices[stored]] = X.data[stored]
-        return row
-    return data.X[i].astype(np.float64) - data.shift
-
-
-def relocate_empty(data, centers, labels, sums, cluster_weights) -> tuple[int, bool]:
+def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tuple[int, bool]:
     """Move each empty cluster onto one of the points farthest from its centroid.
 
-    Works on ``sums`` and ``cluster_weights`` in place, as the update will see
-    them: the chosen point leaves its old cluster's sum and founds the empty
-    one.  Farthest first, ties to the lowest row index, so the choice is
-    deterministic.  Returns the number of empty clusters and whether any was
-    moved onto a point away from its centroid (when every point sits on its
-    centroid, as with fewer distinct points than clusters, nothing can move).
+    Works on ``sums`` and ``cluster_weights`` (relative to ``origin``) in
+    place, as the update will see them: the chosen point leaves its old
+    cluster's sum and founds the empty one.  Farthest first, ties to the
+    lowest row index, so the choice is deterministic.  Returns the number of
+    empty clusters and whether any was moved onto a point away from its
+    centroid (when every point sits on its centroid, as with fewer distinct
+    points than clusters, nothing can move).
     """
     empty = np.flatnonzero(cluster_weights == 0)
     if empty.size == 0:
@@ -180,45 +191,53 @@ def relocate_empty(data, centers, labels, sums, cluster_weights) -> tuple[int, b
     _, dist = assign(data, centers)
     dist[data.weights == 0] = -1.0  # a zero-weight point cannot hold a cluster
     order = np.lexsort((np.arange(dist.size), -dist))
-    for cluster, point in zip(empty, order[: empty.size], strict=False):
-        row = data.weights[point] * _centred_row(data, point)
+    for cluster, point in zip(empty, order[: empty.size], strict=True):
+        weight = data.weights[point]
+        row = weight * data.centred_row(point, origin)
         old = labels[point]
         sums[old] -= row
-        cluster_weights[old] -= data.weights[point]
+        cluster_weights[old] -= weight
         sums[cluster] = row
-        cluster_weights[cluster] = data.weights[point]
+        cluster_weights[cluster] = weight
     return int(empty.size), bool(dist[order[0]] > 0)
 
 
 @dataclass
 class RunResult:
-    centers: np.ndarray  # centred frame
+    centers: np.ndarray
     labels: np.ndarray
+    inertia: float
     n_iter: int
-    history: list
+    history: list = field(default_factory=list)
 
 
 def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
         tol: float, verbose: int = 0) -> RunResult:
-    """Iterate from ``centers`` (centred frame) until convergence.
+    """Iterate from ``centers`` until convergence, then label every row.
 
     Stops when no label changes and no empty cluster had to move (strict
-    convergence), else when the squared
-    centroid shift summed over clusters is at most ``tol`` (already scaled by
-    the data variance), else after ``max_iter`` iterations.
+    convergence), else when the squared centroid shift summed over clusters
+    is at most ``tol`` (already scaled by the data variance), else after
+    ``max_iter`` iterations.  Unless convergence was strict, a final
+    assignment labels the rows with the final centroids, so the returned
+    labels are always those ``assign`` gives.
     """
     n_clusters = centers.shape[0]
     centers = np.ascontiguousarray(centers, dtype=data.dtype)
     labels = np.full(data.n_samples, -1, dtype=np.int32)
     step = STEPS[algorithm](data, n_clusters)
     history = []
+    strict = False
     for iteration in range(1, max_iter + 1):
         start = time.perf_counter()
-        sums, cluster_weights, inertia, n_changed = step.iterate(centers, labels)
-        n_empty, relocated = relocate_empty(data, centers, labels, sums, cluster_weights)
+        origin = data.origin(centers)
+        centred = np.ascontiguousarray(centers - origin)
+        sums, cluster_weights, inertia, n_changed = step.iterate(centred, origin, labels)
+        n_empty, relocated = relocate_empty(data, centers, origin, labels, sums,
+                                            cluster_weights)
         new_centers = centers.astype(np.float64)  # a cluster left empty keeps its centre
         filled = cluster_weights > 0
-        new_centers[filled] = sums[filled] / cluster_weights[filled, None]
+        new_centers[filled] = sums[filled] / cluster_weights[filled, None] + origin
         new_centers = new_centers.astype(data.dtype)
         shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
         centers = new_centers
@@ -230,6 +249,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
                   f"points changed, {n_empty} empty clusters, "
                   f"{record.seconds:.3f} s")
         if n_changed == 0 and not relocated:
+            strict = True
             if verbose:
                 print(f"Converged at iteration {iteration}: no label changed.")
             break
@@ -238,4 +258,8 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
                 print(f"Converged at iteration {iteration}: centre shift "
                       f"{shift:.3g} within tolerance {tol:.3g}.")
             break
-    return RunResult(centers, labels, iteration, history)
+    if strict and shift == 0.0:
+        # The last pass labelled with exactly the final centroids.
+        return RunResult(centers, labels, inertia, iteration, history)
+    labels, min_dist = assign(data, centers)
+    return RunResult(centers, labels, float(data.weights @ min_dist), iteration, history)

@@ -15,6 +15,19 @@ def resolve_n_threads(n_threads: int | None) -> int:
     return max(1, min(int(n_threads), available))
 
 
+_CONTROLLER = []
+
+
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, built on first use
+    (scanning the loaded libraries costs milliseconds; fits can be shorter)."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 @contextmanager
 def thread_limits(n_threads: int | None):
     """Run numba kernels on ``n_threads`` threads with BLAS limited to one.
@@ -24,11 +37,10 @@ def thread_limits(n_threads: int | None):
     restored on exit, also when the body raises.
     """
     import numba
-    from threadpoolctl import threadpool_limits
 
     n = resolve_n_threads(n_threads)
     previous = numba.get_num_threads()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         numba.set_num_threads(n)
         try:
             yield n

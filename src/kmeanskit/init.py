@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._driver import assign, centred_sq_norms, column_mean, make_data, run
+from ._driver import Data, assign, centred_sq_norms, column_mean, run
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
     add_center_dense,
@@ -296,12 +296,11 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
 
 
 def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rounds=5):
-    data = make_data(X, weights)
+    data = Data(X, weights)
     n = X.shape[0]
     ell = oversampling_factor * n_clusters
     chosen = [int(_pick_weighted(np.cumsum(weights), rng, 1)[0])]
-    centers = _rows(X, chosen) - data.shift
-    closest_id, closest_sq = assign(data, centers)
+    closest_id, closest_sq = assign(data, _rows(X, chosen))
     closest_id = closest_id.astype(np.int64)
     for _ in range(n_rounds):
         potential = float(weights @ closest_sq)
@@ -311,7 +310,7 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
         picked = np.flatnonzero(rng.uniform(size=n) < probability)
         if picked.size == 0:
             continue
-        batch_labels, batch_sq = assign(data, _rows(X, picked) - data.shift)
+        batch_labels, batch_sq = assign(data, _rows(X, picked))
         closer = batch_sq < closest_sq
         closest_sq[closer] = batch_sq[closer]
         closest_id[closer] = len(chosen) + batch_labels[closer]
@@ -321,7 +320,7 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
         # random rows and reassign.
         rest = np.setdiff1d(np.arange(n), chosen)
         chosen.extend(rng.choice(rest, n_clusters - len(chosen), replace=False).tolist())
-        closest_id, _ = assign(data, _rows(X, chosen) - data.shift)
+        closest_id, _ = assign(data, _rows(X, chosen))
     candidates = _rows(X, chosen)
     candidate_weights = np.bincount(closest_id, weights=weights, minlength=len(chosen))
     # Recluster the weighted candidates (Bahmani et al., step 8): k-means++
@@ -330,9 +329,8 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     if keep.sum() >= n_clusters:
         candidates, candidate_weights = candidates[keep], candidate_weights[keep]
     seeds, _ = _kmeans_plusplus(candidates, n_clusters, candidate_weights, rng)
-    reduced = make_data(np.ascontiguousarray(candidates), candidate_weights)
-    refined = run(reduced, seeds - reduced.shift, algorithm="lloyd", max_iter=30, tol=0.0)
-    return (refined.centers + reduced.shift).astype(X.dtype)
+    reduced = Data(np.ascontiguousarray(candidates), candidate_weights)
+    return run(reduced, seeds, algorithm="lloyd", max_iter=30, tol=0.0).centers
 
 
 def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.0,

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as v
-from ._driver import STEPS, assign, make_data, mean_and_variance, run
+from ._driver import STEPS, Data, assign, mean_variance, run
 from ._results import KMeansResult
 from ._threads import thread_limits
 from .init import _kmeans_parallel, _kmeans_plusplus, _naive_sharding, _random_points
@@ -199,9 +199,8 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         if not (isinstance(self.init, str) or callable(self.init)):
             v.check_init_array(self.init, self.n_clusters, n_features, X.dtype)
         weights = v.check_sample_weight(sample_weight, n_samples)
-        mean, variance = mean_and_variance(X)
-        data = make_data(X, weights, mean)
-        tol = self.tol * float(np.mean(variance))
+        data = Data(X, weights)
+        tol = self.tol * mean_variance(X) if self.tol > 0 else 0.0
         seeds = v.seed_sequence(self.random_state).spawn(self._n_runs())
 
         best = None
@@ -210,13 +209,10 @@ array-like of shape (n_clusters, n_features), default="k-means++"
                 centers = self._initial_centers(X, weights, np.random.default_rng(seed))
                 if self.verbose:
                     print(f"Run {run_index + 1}/{len(seeds)}: initialisation complete.")
-                result = run(data, centers - data.shift, algorithm=self.algorithm,
+                result = run(data, centers, algorithm=self.algorithm,
                              max_iter=self.max_iter, tol=tol, verbose=self.verbose)
-                centers = (result.centers + data.shift).astype(X.dtype)
-                labels, inertia = _label(X, weights, centers)
-                if best is None or inertia < best.inertia:
-                    best = KMeansResult(centers, labels, inertia, result.n_iter,
-                                        result.history)
+                if best is None or result.inertia < best.inertia:
+                    best = result
 
         self.cluster_centers_ = best.centers
         self.labels_ = best.labels
@@ -293,14 +289,11 @@ array-like of shape (n_clusters, n_features), default="k-means++"
 
 
 def _label(X, weights, centers) -> tuple[np.ndarray, float]:
-    """Labels and inertia of validated X under ``centers`` (original frame).
+    """Labels and inertia of validated X under ``centers``.
 
-    Dense rows are centred on the mean of the centroids: a function of the
-    centroids alone, so ``fit`` and ``predict`` label identically.
+    The same assignment as the fit's, so ``labels_ == predict(X)``.
     """
-    shift = centers.mean(axis=0)
-    data = make_data(X, weights, shift)
-    labels, min_dist = assign(data, centers - data.shift)
+    labels, min_dist = assign(Data(X, weights), centers.astype(X.dtype, copy=False))
     return labels, float(weights @ min_dist)
 
 

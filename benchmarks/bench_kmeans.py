@@ -1,0 +1,121 @@
+"""Lloyd iterations and k-means++ seeding: kmeanskit vs scikit-learn vs FAISS.
+
+All three run in this one process on the same data from the same initial
+centroids for the same fixed number of iterations (``tol=0``); the table gives
+seconds per iteration (whole fit time / iterations, so validation and the
+final assignment count), the ratio scikit-learn / kmeanskit, FAISS /
+kmeanskit, and kmeanskit / floor, where the floor is one plain ``X @ C.T``
+of the same size (what an unpruned iteration cannot beat).
+
+Run (unset the OpenBLAS tuning variables for this command only):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_kmeans.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from _common import best_time, blas_report, machine_report, make_blobs
+
+SHAPES = [(1_000_000, 2, 16), (200_000, 32, 64), (60_000, 784, 10), (200_000, 64, 512)]
+
+
+def bench_iterations(n, d, k, dtype, n_iter, repeat):
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    from kmeanskit import KMeans
+
+    X = make_blobs(n, d, k, dtype)
+    init = X[np.random.default_rng(1).choice(n, k, replace=False)].copy()
+    KMeans(k, init=init, max_iter=1).fit(X[:2000])  # compile outside the timing
+    ours_t, ours = best_time(
+        lambda: KMeans(k, init=init, max_iter=n_iter, tol=0.0).fit(X), repeat)
+    sk_t, sk = best_time(
+        lambda: SklearnKMeans(k, init=init, n_init=1, max_iter=n_iter, tol=0.0,
+                              algorithm="lloyd").fit(X), repeat)
+    floor_t, _ = best_time(lambda: X @ init.T, repeat)
+    row = {
+        "shape": f"({n:,}, {d}, {k})", "dtype": np.dtype(dtype).name,
+        "iters": ours.n_iter_,
+        "ours": ours_t / ours.n_iter_, "sklearn": sk_t / sk.n_iter_,
+        "floor": floor_t,
+    }
+    try:
+        import faiss
+
+        X32, init32 = X.astype(np.float32), init.astype(np.float32)
+        def faiss_fit():
+            km = faiss.Kmeans(d, k, niter=n_iter, max_points_per_centroid=n, seed=0)
+            km.train(X32, init_centroids=init32)
+            return km
+        faiss_t, _ = best_time(faiss_fit, repeat)
+        row["faiss"] = faiss_t / n_iter
+    except ImportError:
+        row["faiss"] = float("nan")
+    return row
+
+
+def bench_seeding(n, d, k, dtype, repeat):
+    from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
+
+    from kmeanskit import kmeans_parallel, kmeans_plusplus
+
+    X = make_blobs(n, d, k, dtype)
+    kmeans_plusplus(X[:5000], 10, random_state=0)
+    kmeans_parallel(X[:5000], 10, random_state=0)
+
+    def potential(centers):
+        from kmeanskit.kmeans import _label
+
+        return _label(X, np.ones(n), centers)[1]
+
+    ours_t, (ours, _) = best_time(lambda: kmeans_plusplus(X, k, random_state=0), repeat)
+    par_t, par = best_time(lambda: kmeans_parallel(X, k, random_state=0), repeat)
+    sk_t, (sk, _) = best_time(lambda: sklearn_kmeans_plusplus(X, k, random_state=0), repeat)
+    return {"shape": f"({n:,}, {d}, {k})", "dtype": np.dtype(dtype).name,
+            "ours": ours_t, "parallel": par_t, "sklearn": sk_t,
+            "ours_pot": potential(ours), "par_pot": potential(par), "sk_pot": potential(sk)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small shapes only")
+    args = parser.parse_args(argv)
+    shapes = [(n // 20, d, k) for n, d, k in SHAPES] if args.quick else SHAPES
+
+    print(machine_report())
+    print(blas_report())
+    print()
+    print(f"Lloyd, {args.iters} iterations from the same init, best of {args.repeat}:")
+    print("| shape (n, d, k) | dtype | s/iter kmeanskit | s/iter sklearn | s/iter FAISS "
+          "| sklearn/ours | FAISS/ours | ours/floor |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, d, k in shapes:
+        for dtype in (np.float32, np.float64):
+            r = bench_iterations(n, d, k, dtype, args.iters, args.repeat)
+            print(f"| {r['shape']} | {r['dtype']} | {r['ours']:.4f} | {r['sklearn']:.4f} "
+                  f"| {r['faiss']:.4f} | {r['sklearn'] / r['ours']:.2f} "
+                  f"| {r['faiss'] / r['ours']:.2f} | {r['ours'] / r['floor']:.2f} |",
+                  flush=True)
+    print()
+    print("Seeding alone (seconds; potential = inertia of the seeds, lower is better):")
+    print("| shape (n, d, k) | dtype | k-means++ ours | sklearn kmeans_plusplus | sklearn/ours "
+          "| potential ours/sklearn | k-means|| ours | potential k-means||/sklearn |")
+    print("|---|---|---|---|---|---|---|---|")
+    seeding_shapes = [(n // 20, d, k) for n, d, k in SHAPES] if args.quick else SHAPES
+    for n, d, k in seeding_shapes:
+        r = bench_seeding(n, d, k, np.float64, 1)
+        print(f"| {r['shape']} | {r['dtype']} | {r['ours']:.3f} | {r['sklearn']:.3f} "
+              f"| {r['sklearn'] / r['ours']:.2f} | {r['ours_pot'] / r['sk_pot']:.3f} "
+              f"| {r['parallel']:.3f} | {r['par_pot'] / r['sk_pot']:.3f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
