@@ -13,18 +13,39 @@ from numba import njit, prange
 
 from . import CHUNK_ROWS, FASTMATH
 
+# Chunks handled by one parallel task in the assignment-only kernels (no
+# reduction there, so the split does not affect the result).
+CHUNKS_PER_TASK = 8
+
 
 @njit(cache=True, fastmath=FASTMATH)
 def squared_norms(centers):
-    """Row-wise squared norms of ``centers`` (k, d), accumulated in float64."""
+    """Row-wise squared norms of ``centers`` (k, d), accumulated in float64 and
+    returned in the dtype of ``centers`` (the argmin runs in that dtype)."""
     k, d = centers.shape
-    out = np.empty(k, dtype=np.float64)
+    out = np.empty(k, dtype=centers.dtype)
     for j in range(k):
         s = 0.0
         for f in range(d):
             s += centers[j, f] * centers[j, f]
         out[j] = s
     return out
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _first_min(values):
+    """Index and value of the first minimum of a 1-D array.
+
+    The minimum is a plain (vectorisable) reduction; the index is then found
+    by an exact comparison against the stored values.
+    """
+    best_val = values[0]
+    for j in range(1, values.shape[0]):
+        best_val = min(best_val, values[j])
+    for j in range(values.shape[0]):
+        if values[j] == best_val:
+            return j, best_val
+    return 0, best_val
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -37,44 +58,52 @@ def centre_rows(X, start, m, shift, out):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def nearest_dense_block(rows, m, centers, centers_t, center_sq, use_gemm, dots,
+def nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
                         best_label, best_dist):
     """Nearest centroid of each of the first ``m`` (centred) ``rows``.
 
     Writes the label and the squared distance (float64, clamped at 0) into
     ``best_label[:m]`` and ``best_dist[:m]``.  Ties go to the lowest index.
-    ``dots`` is an (at least m x k) scratch block in the dtype of ``rows``.
+    ``scratch`` is a flat buffer of at least k * m values in the dtype of
+    ``rows``.
+
+    The BLAS product is taken as (k x m) so that the argmin runs over
+    centroids in the outer loop and over rows in the inner one: an
+    element-wise compare-and-select the compiler vectorises.
     """
     k, d = centers.shape
+    best_val = np.empty(m, dtype=rows.dtype)
     if use_gemm:
-        np.dot(rows[:m], centers_t, dots[:m])
+        dots = scratch[: k * m].reshape((k, m))
+        np.dot(centers, rows[:m].T, dots)
+        best_val[:] = np.inf
+        best_label[:m] = 0
+        for j in range(k):
+            c_sq = center_sq[j]
+            for i in range(m):
+                val = c_sq - 2 * dots[j, i]
+                if val < best_val[i]:
+                    best_val[i] = val
+                    best_label[i] = j
         for i in range(m):
             x_sq = 0.0
             for f in range(d):
                 x_sq += rows[i, f] * rows[i, f]
-            best = 0
-            best_val = center_sq[0] - 2.0 * dots[i, 0]
-            for j in range(1, k):
-                val = center_sq[j] - 2.0 * dots[i, j]
-                if val < best_val:
-                    best_val = val
-                    best = j
-            best_label[i] = best
-            best_dist[i] = max(x_sq + best_val, 0.0)
+            best_dist[i] = max(x_sq + best_val[i], 0.0)
     else:
         for i in range(m):
             best = 0
-            best_val = np.inf
+            best_sq = np.inf
             for j in range(k):
                 val = 0.0
                 for f in range(d):
                     diff = rows[i, f] - centers[j, f]
                     val += diff * diff
-                if val < best_val:
-                    best_val = val
+                if val < best_sq:
+                    best_sq = val
                     best = j
             best_label[i] = best
-            best_dist[i] = best_val
+            best_dist[i] = best_sq
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -96,13 +125,10 @@ def nearest_sparse_block(data, indices, indptr, start, m, centers_t, center_sq,
             col = indices[p]
             for j in range(k):
                 dots[i, j] += v * centers_t[col, j]
-        best = 0
-        best_val = center_sq[0] - 2.0 * dots[i, 0]
-        for j in range(1, k):
-            val = center_sq[j] - 2.0 * dots[i, j]
-            if val < best_val:
-                best_val = val
-                best = j
+        partial = dots[i]
+        for j in range(k):
+            partial[j] = center_sq[j] - 2 * partial[j]
+        best, best_val = _first_min(partial)
         best_label[i] = best
         best_dist[i] = max(x_sq + best_val, 0.0)
 
@@ -116,22 +142,22 @@ def assign_dense(X, shift, centers, use_gemm, labels, min_dist):
     """
     n, d = X.shape
     k = centers.shape[0]
-    centers_t = np.ascontiguousarray(centers.T)
     center_sq = squared_norms(centers)
     n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
-    for c in prange(n_chunks):
-        start = c * CHUNK_ROWS
-        m = min(CHUNK_ROWS, n - start)
+    n_blocks = (n_chunks + CHUNKS_PER_TASK - 1) // CHUNKS_PER_TASK
+    for b in prange(n_blocks):
         rows = np.empty((CHUNK_ROWS, d), dtype=X.dtype)
-        dots = np.empty((CHUNK_ROWS, k), dtype=X.dtype)
+        scratch = np.empty(CHUNK_ROWS * k, dtype=X.dtype)
         best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
         best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
-        centre_rows(X, start, m, shift, rows)
-        nearest_dense_block(rows, m, centers, centers_t, center_sq, use_gemm,
-                            dots, best_label, best_dist)
-        for i in range(m):
-            labels[start + i] = best_label[i]
-            min_dist[start + i] = best_dist[i]
+        for c in range(b * CHUNKS_PER_TASK, min(n_chunks, (b + 1) * CHUNKS_PER_TASK)):
+            start = c * CHUNK_ROWS
+            m = min(CHUNK_ROWS, n - start)
+            centre_rows(X, start, m, shift, rows)
+            nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
+                                best_label, best_dist)
+            labels[start:start + m] = best_label[:m]
+            min_dist[start:start + m] = best_dist[:m]
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -142,14 +168,15 @@ def assign_sparse(data, indices, indptr, centers, labels, min_dist):
     centers_t = np.ascontiguousarray(centers.T)
     center_sq = squared_norms(centers)
     n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
-    for c in prange(n_chunks):
-        start = c * CHUNK_ROWS
-        m = min(CHUNK_ROWS, n - start)
+    n_blocks = (n_chunks + CHUNKS_PER_TASK - 1) // CHUNKS_PER_TASK
+    for b in prange(n_blocks):
         dots = np.empty((CHUNK_ROWS, k), dtype=centers.dtype)
         best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
         best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
-        nearest_sparse_block(data, indices, indptr, start, m, centers_t,
-                             center_sq, dots, best_label, best_dist)
-        for i in range(m):
-            labels[start + i] = best_label[i]
-            min_dist[start + i] = best_dist[i]
+        for c in range(b * CHUNKS_PER_TASK, min(n_chunks, (b + 1) * CHUNKS_PER_TASK)):
+            start = c * CHUNK_ROWS
+            m = min(CHUNK_ROWS, n - start)
+            nearest_sparse_block(data, indices, indptr, start, m, centers_t,
+                                 center_sq, dots, best_label, best_dist)
+            labels[start:start + m] = best_label[:m]
+            min_dist[start:start + m] = best_dist[:m]

@@ -42,12 +42,11 @@ def lloyd_iter_dense(X, weights, shift, centers, use_gemm, labels,
     n, d = X.shape
     k = centers.shape[0]
     n_groups = group_sums.shape[0]
-    centers_t = np.ascontiguousarray(centers.T)
     center_sq = squared_norms(centers)
     n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
     for g in prange(n_groups):
         rows = np.empty((CHUNK_ROWS, d), dtype=X.dtype)
-        dots = np.empty((CHUNK_ROWS, k), dtype=X.dtype)
+        scratch = np.empty(CHUNK_ROWS * k, dtype=X.dtype)
         best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
         best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
         sums = group_sums[g]
@@ -61,8 +60,8 @@ def lloyd_iter_dense(X, weights, shift, centers, use_gemm, labels,
             start = c * CHUNK_ROWS
             m = min(CHUNK_ROWS, n - start)
             centre_rows(X, start, m, shift, rows)
-            nearest_dense_block(rows, m, centers, centers_t, center_sq, use_gemm,
-                                dots, best_label, best_dist)
+            nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
+                                best_label, best_dist)
             for i in range(m):
                 label = best_label[i]
                 w = weights[start + i]
