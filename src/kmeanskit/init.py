@@ -14,10 +14,9 @@ import scipy.sparse as sp
 from ._driver import Data, assign, centred_sq_norms, column_mean, run
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
-    add_center_dense,
-    add_center_sparse,
     candidate_gains_dense,
     candidate_gains_sparse,
+    keep_candidate,
 )
 from ._threads import thread_limits
 from ._validation import (
@@ -181,42 +180,61 @@ def naive_sharding(X, n_clusters, *, sample_weight=None):
 class _Seeding:
     """Closest-centre bookkeeping for k-means++ over dense or CSR X."""
 
-    def __init__(self, X, weights):
+    def __init__(self, X, weights, n_candidates):
         self.X = X
         self.weights = weights
         n = X.shape[0]
         self.closest_sq = np.full(n, np.inf)
         self.closest_id = np.zeros(n, dtype=np.int64)
+        self.cand_dist = np.empty((n_candidates, n))
+        self.n_chunks = -(-n // SEEDING_CHUNK_ROWS)
+        self.chunk_potential = np.zeros(self.n_chunks)
         if sp.issparse(X):
             self.x_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
         else:  # dense distances are taken in a frame centred on the data mean
             self.shift = column_mean(X).astype(X.dtype)
             self.x_sq = centred_sq_norms(X, self.shift)
 
-    def potential_cumsum(self) -> np.ndarray:
-        return np.cumsum(self.weights * self.closest_sq)
+    def sample(self, rng, size: int) -> np.ndarray:
+        """Rows drawn in proportion to weight x closest squared distance.
+
+        One uniform draw per row, as a search in the cumulative potential
+        would use, but found in two levels: the chunk from the per-chunk
+        potentials, then the row inside that chunk; no O(n) cumulative sum.
+        """
+        chunk_cumulative = np.cumsum(self.chunk_potential)
+        targets = rng.uniform(size=size) * chunk_cumulative[-1]
+        chunks = np.minimum(np.searchsorted(chunk_cumulative, targets, side="right"),
+                            self.n_chunks - 1)
+        picked = np.empty(size, dtype=np.int64)
+        for i, (chunk, target) in enumerate(zip(chunks, targets, strict=True)):
+            rows = slice(chunk * SEEDING_CHUNK_ROWS, (chunk + 1) * SEEDING_CHUNK_ROWS)
+            inside = np.cumsum(self.weights[rows] * self.closest_sq[rows])
+            residual = target - (chunk_cumulative[chunk - 1] if chunk else 0.0)
+            offset = min(int(np.searchsorted(inside, residual, side="right")), inside.size - 1)
+            picked[i] = rows.start + offset
+        return picked
 
     def gains(self, candidates, cand_to_chosen_sq) -> np.ndarray:
-        n_chunks = -(-self.X.shape[0] // SEEDING_CHUNK_ROWS)
-        gains = np.empty((n_chunks, candidates.shape[0]))
+        """Potential decrease per candidate; keeps their distances for ``keep``."""
+        t = candidates.shape[0]
+        gains = np.empty((self.n_chunks, t))
+        cand_dist = self.cand_dist[:t]
         if sp.issparse(self.X):
             X = self.X
             candidate_gains_sparse(X.data, X.indices, X.indptr, self.x_sq, self.weights,
                                    candidates, cand_to_chosen_sq, self.closest_sq,
-                                   self.closest_id, gains)
+                                   self.closest_id, cand_dist, gains)
         else:
             candidate_gains_dense(self.X, self.shift, self.x_sq, self.weights,
                                   candidates - self.shift, cand_to_chosen_sq,
-                                  self.closest_sq, self.closest_id, gains)
+                                  self.closest_sq, self.closest_id, cand_dist, gains)
         return gains.sum(axis=0)  # chunk order: the same on any thread count
 
-    def add(self, center, center_id, center_to_chosen_sq) -> None:
-        args = (center_id, center_to_chosen_sq, self.closest_sq, self.closest_id)
-        if sp.issparse(self.X):
-            X = self.X
-            add_center_sparse(X.data, X.indices, X.indptr, self.x_sq, center, *args)
-        else:
-            add_center_dense(self.X, self.shift, center - self.shift, *args)
+    def keep(self, candidate: int, center_id: int) -> None:
+        """Make candidate ``candidate`` of the last ``gains`` call a centre."""
+        keep_candidate(self.cand_dist[candidate], center_id, self.weights,
+                       self.closest_sq, self.closest_id, self.chunk_potential)
 
 
 def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None):
@@ -225,20 +243,21 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None):
         n_local_trials = 2 + int(np.log(n_clusters))
     centers = np.empty((n_clusters, n_features), dtype=X.dtype)
     indices = np.empty(n_clusters, dtype=np.int64)
-    seeding = _Seeding(X, weights)
+    seeding = _Seeding(X, weights, max(n_local_trials, 1))
 
     first = _pick_weighted(np.cumsum(weights), rng, 1)[0]
     indices[0] = first
     centers[0] = _rows(X, [first])[0]
-    seeding.add(centers[0], 0, np.zeros(1))
+    seeding.gains(centers[:1], np.zeros((1, 1)))  # every distance to the first centre
+    seeding.keep(0, 0)
     for c in range(1, n_clusters):
-        candidates_idx = _pick_weighted(seeding.potential_cumsum(), rng, n_local_trials)
+        candidates_idx = seeding.sample(rng, n_local_trials)
         candidates = _rows(X, candidates_idx)
         to_chosen = _pairwise_sq(candidates, centers[:c])
         best = int(np.argmax(seeding.gains(candidates, to_chosen)))
         indices[c] = candidates_idx[best]
         centers[c] = candidates[best]
-        seeding.add(centers[c], c, to_chosen[best])
+        seeding.keep(best, c)
     return centers, indices
 
 

@@ -1,11 +1,17 @@
-"""k-means++ distance updates, pruned by the triangle inequality.
+"""k-means++ seeding kernels, pruned by the triangle inequality.
 
 Every point keeps the squared distance to its closest chosen centre
 (``closest_sq``) and that centre's index (``closest_id``).  A candidate ``c``
 cannot bring point ``x`` closer when ||c - a(x)|| >= 2 ||x - a(x)||, where
-a(x) is the current closest centre, so the kernel skips the O(d) distance for
-such pairs after an O(1) test.  Late in the seeding almost every pair is
-skipped, which is where scikit-learn's dense approach spends its time.
+a(x) is the current closest centre, so the distance is skipped after an O(1)
+test.  Late in the seeding most pairs are skipped, which is where the plain
+algorithm spends its time.
+
+A step reads X once: ``candidate_gains_*`` computes, for the surviving pairs,
+each candidate's distances (kept in ``cand_dist``) and the potential it would
+remove; ``keep_candidate`` then applies the chosen one from ``cand_dist``
+without touching X, and refreshes the per-chunk potentials that the caller
+samples from.
 """
 
 import numpy as np
@@ -14,146 +20,137 @@ from numba import njit, prange
 from . import FASTMATH
 from .assign import centre_rows
 
-# Rows per chunk in the candidate kernels: large enough for an efficient
-# (chunk x t) BLAS product with only t ~ 2 + ln k candidates.
+# Rows per chunk: large enough for an efficient (t x chunk) BLAS product with
+# only t ~ 2 + ln k candidates, and the unit of the two-level sampling.
 SEEDING_CHUNK_ROWS = 2048
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _dense_sq_dist(X, i, shift, center):
-    s = 0.0
-    for f in range(X.shape[1]):
-        diff = (X[i, f] - shift[f]) - center[f]
-        s += diff * diff
-    return s
+def _squared_norms64(rows):
+    out = np.empty(rows.shape[0], dtype=np.float64)
+    for j in range(rows.shape[0]):
+        s = 0.0
+        for f in range(rows.shape[1]):
+            s += rows[j, f] * rows[j, f]
+        out[j] = s
+    return out
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _sparse_sq_dist(data, indices, indptr, x_sq, i, center, center_sq):
-    dot = 0.0
-    for p in range(indptr[i], indptr[i + 1]):
-        dot += data[p] * center[indices[p]]
-    return max(x_sq[i] - 2.0 * dot + center_sq, 0.0)
+def _survivors(start, m, cand_center_sq, closest_sq, closest_id, survives):
+    """Mark the (candidate, row) pairs that pass the pruning test; count them."""
+    t = cand_center_sq.shape[0]
+    count = 0
+    for j in range(t):
+        for i in range(m):
+            ok = cand_center_sq[j, closest_id[start + i]] < 4.0 * closest_sq[start + i]
+            survives[j, i] = ok
+            count += ok
+    return count
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _gains_from_distances(start, m, weights, closest_sq, survives, cand_dist, gains_row):
+    """Record each candidate's potential decrease over the rows of a chunk;
+    pruned pairs get an infinite distance."""
+    t = cand_dist.shape[0]
+    for j in range(t):
+        gain = 0.0
+        for i in range(m):
+            row = start + i
+            if not survives[j, i]:
+                cand_dist[j, row] = np.inf
+                continue
+            dist = cand_dist[j, row]
+            if dist < closest_sq[row]:
+                gain += weights[row] * (closest_sq[row] - dist)
+        gains_row[j] = gain
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def candidate_gains_dense(X, shift, x_sq, weights, candidates, cand_center_sq,
-                          closest_sq, closest_id, gains):
-    """Weighted potential decrease each candidate would bring.
+                          closest_sq, closest_id, cand_dist, gains):
+    """Distances of the surviving (candidate, row) pairs and each candidate's gain.
 
     X : (n, d) data; rows are centred on ``shift`` on the fly.
     x_sq : (n,) float64 squared norms of the centred rows.
     candidates : (t, d) candidate centres, centred on ``shift``.
     cand_center_sq : (t, m) squared distances candidate -> chosen centres.
-    gains : (n_chunks, t) float64 output, per-chunk partial gains (the caller
-        sums them in chunk order).
+    cand_dist : (t, n) float64 output, squared distances (inf where pruned).
+    gains : (n_chunks, t) float64 output, per-chunk potential decreases (the
+        caller sums them in chunk order).
 
-    Per chunk, the pairs that survive the triangle-inequality test are
-    counted first: when few survive their distances are computed directly,
-    otherwise the whole (chunk x t) block goes through one BLAS product.
+    A chunk where many pairs survive goes through one BLAS product; one where
+    few survive computes just those distances directly.
     """
     n, d = X.shape
     t = candidates.shape[0]
-    cand_t = np.ascontiguousarray(candidates.T)
-    cand_sq = np.empty(t, dtype=np.float64)
-    for j in range(t):
-        s = 0.0
-        for f in range(d):
-            s += candidates[j, f] * candidates[j, f]
-        cand_sq[j] = s
+    cand_sq = _squared_norms64(candidates)
     n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
     for c in prange(n_chunks):
         start = c * SEEDING_CHUNK_ROWS
         m = min(SEEDING_CHUNK_ROWS, n - start)
-        survives = np.zeros((m, t), dtype=np.bool_)
-        n_survivors = 0
-        for i in range(m):
-            current = closest_sq[start + i]
-            a = closest_id[start + i]
+        survives = np.empty((t, m), dtype=np.bool_)
+        n_survivors = _survivors(start, m, cand_center_sq, closest_sq, closest_id, survives)
+        if 4 * n_survivors >= m * t and d >= 8:
+            dots = np.empty((t, m), dtype=X.dtype)
+            rows = np.empty((m, d), dtype=X.dtype)
+            centre_rows(X, start, m, shift, rows)
+            np.dot(candidates, rows.T, dots)
             for j in range(t):
-                if cand_center_sq[j, a] < 4.0 * current:
-                    survives[i, j] = True
-                    n_survivors += 1
-        local = np.zeros(t, dtype=np.float64)
-        if n_survivors == 0:
-            gains[c] = local
-            continue
-        rows = np.empty((m, d), dtype=X.dtype)
-        centre_rows(X, start, m, shift, rows)
-        use_block = 4 * n_survivors >= m * t and d >= 8
-        if use_block:
-            dots = np.empty((m, t), dtype=X.dtype)
-            np.dot(rows, cand_t, dots)
-        for i in range(m):
-            current = closest_sq[start + i]
-            for j in range(t):
-                if not survives[i, j]:
-                    continue
-                if use_block:
-                    dist = max(x_sq[start + i] + cand_sq[j] - 2.0 * dots[i, j], 0.0)
-                else:
-                    dist = 0.0
-                    for f in range(d):
-                        diff = rows[i, f] - candidates[j, f]
-                        dist += diff * diff
-                if dist < current:
-                    local[j] += weights[start + i] * (current - dist)
-        gains[c] = local
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def add_center_dense(X, shift, center, center_id, center_to_chosen_sq, closest_sq,
-                     closest_id):
-    """Make ``center`` (index ``center_id``, centred on ``shift``) a chosen
-    centre and update every point's closest centre."""
-    n = X.shape[0]
-    for i in prange(n):
-        current = closest_sq[i]
-        if center_to_chosen_sq[closest_id[i]] >= 4.0 * current:
-            continue
-        dist = _dense_sq_dist(X, i, shift, center)
-        if dist < current:
-            closest_sq[i] = dist
-            closest_id[i] = center_id
+                for i in range(m):
+                    cand_dist[j, start + i] = max(
+                        x_sq[start + i] + cand_sq[j] - 2.0 * dots[j, i], 0.0)
+        elif n_survivors > 0:  # few survivors: read only their rows
+            for i in range(m):
+                for j in range(t):
+                    if survives[j, i]:
+                        dist = 0.0
+                        for f in range(d):
+                            diff = (X[start + i, f] - shift[f]) - candidates[j, f]
+                            dist += diff * diff
+                        cand_dist[j, start + i] = dist
+        _gains_from_distances(start, m, weights, closest_sq, survives, cand_dist, gains[c])
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def candidate_gains_sparse(data, indices, indptr, x_sq, weights, candidates,
-                           cand_center_sq, closest_sq, closest_id, gains):
-    """Sparse (CSR) twin of :func:`candidate_gains_dense`."""
+                           cand_center_sq, closest_sq, closest_id, cand_dist, gains):
+    """Sparse (CSR) twin of :func:`candidate_gains_dense` (no centring)."""
     n = indptr.shape[0] - 1
     t = candidates.shape[0]
-    cand_sq = np.empty(t, dtype=np.float64)
-    for j in range(t):
-        cand_sq[j] = np.sum(candidates[j].astype(np.float64) ** 2)
+    cand_sq = _squared_norms64(candidates)
     n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
     for c in prange(n_chunks):
         start = c * SEEDING_CHUNK_ROWS
-        stop = min(n, start + SEEDING_CHUNK_ROWS)
+        m = min(SEEDING_CHUNK_ROWS, n - start)
+        survives = np.empty((t, m), dtype=np.bool_)
+        _survivors(start, m, cand_center_sq, closest_sq, closest_id, survives)
         for j in range(t):
-            gain = 0.0
-            for i in range(start, stop):
-                current = closest_sq[i]
-                if cand_center_sq[j, closest_id[i]] >= 4.0 * current:
-                    continue
-                dist = _sparse_sq_dist(data, indices, indptr, x_sq, i,
-                                       candidates[j], cand_sq[j])
-                if dist < current:
-                    gain += weights[i] * (current - dist)
-            gains[c, j] = gain
+            for i in range(m):
+                if survives[j, i]:
+                    row = start + i
+                    dot = 0.0
+                    for p in range(indptr[row], indptr[row + 1]):
+                        dot += data[p] * candidates[j, indices[p]]
+                    cand_dist[j, row] = max(x_sq[row] + cand_sq[j] - 2.0 * dot, 0.0)
+        _gains_from_distances(start, m, weights, closest_sq, survives, cand_dist, gains[c])
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def add_center_sparse(data, indices, indptr, x_sq, center, center_id,
-                      center_to_chosen_sq, closest_sq, closest_id):
-    """Sparse (CSR) twin of :func:`add_center_dense`."""
-    n = indptr.shape[0] - 1
-    center_sq = np.sum(center.astype(np.float64) ** 2)
-    for i in prange(n):
-        current = closest_sq[i]
-        if center_to_chosen_sq[closest_id[i]] >= 4.0 * current:
-            continue
-        dist = _sparse_sq_dist(data, indices, indptr, x_sq, i, center, center_sq)
-        if dist < current:
-            closest_sq[i] = dist
-            closest_id[i] = center_id
+def keep_candidate(cand_dist_row, center_id, weights, closest_sq, closest_id,
+                   chunk_potential):
+    """Make the candidate whose distances are ``cand_dist_row`` (n,) the
+    chosen centre ``center_id``; refresh each chunk's potential."""
+    n = closest_sq.shape[0]
+    n_chunks = chunk_potential.shape[0]
+    for c in prange(n_chunks):
+        start = c * SEEDING_CHUNK_ROWS
+        stop = min(n, start + SEEDING_CHUNK_ROWS)
+        potential = 0.0
+        for i in range(start, stop):
+            if cand_dist_row[i] < closest_sq[i]:
+                closest_sq[i] = cand_dist_row[i]
+                closest_id[i] = center_id
+            potential += weights[i] * closest_sq[i]
+        chunk_potential[c] = potential
