@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from kmeanskit import KMeans, kmeans_plusplus, naive_sharding
+from kmeanskit import KMeans, kmeans_parallel, kmeans_plusplus, naive_sharding
 
 
 @pytest.fixture
@@ -120,8 +120,11 @@ def test_other_bad_parameters(X, param, value):
 
 
 def test_public_init_functions_validate(X):
-    with pytest.raises(ValueError, match="n_clusters must be an int >= 1; got 0"):
+    with pytest.raises(ValueError, match=r"The 'n_clusters' parameter of kmeans_plusplus must "
+                                         r"be an int in the range \[1, inf\); got 0"):
         kmeans_plusplus(X, 0)
+    with pytest.raises(ValueError, match="'n_rounds' parameter of kmeans_parallel"):
+        kmeans_parallel(X, 2, n_rounds=0)
     X[0, 0] = np.nan
     with pytest.raises(ValueError, match="X contains 1 NaN"):
         naive_sharding(X, 2)

@@ -40,22 +40,25 @@ class Integer:
 
 @dataclass(frozen=True)
 class Real:
-    """A real number (not bool) in ``[low, high]``."""
+    """A finite real number (not bool) in ``[low, high]``, or ``(low, high]``
+    when ``open_low``."""
 
     low: float | None = None
     high: float | None = None
+    open_low: bool = False
 
     def accepts(self, value) -> bool:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return False
-        return bool(np.isfinite(value)) and (self.low is None or value >= self.low) and (
-            self.high is None or value <= self.high
-        )
+        if not np.isfinite(value):
+            return False
+        above = self.low is None or (value > self.low if self.open_low else value >= self.low)
+        return above and (self.high is None or value <= self.high)
 
     def describe(self) -> str:
-        low = "-inf" if self.low is None else self.low
+        low = "(-inf" if self.low is None else f"{'(' if self.open_low else '['}{self.low}"
         high = "inf)" if self.high is None else f"{self.high}]"
-        return f"a float in the range [{low}, {high}"
+        return f"a float in the range {low}, {high}"
 
 
 @dataclass(frozen=True)
@@ -100,23 +103,23 @@ RANDOM_STATE = Kind(
 )
 
 
-def check_params(estimator, rules: dict) -> None:
-    """Check ``estimator``'s parameters against ``rules`` (name -> list of rules).
+def check_value(owner: str, name: str, value, allowed: list) -> None:
+    """Raise a ValueError unless one of the ``allowed`` rules accepts ``value``.
 
-    Raises a ValueError such as "The 'n_clusters' parameter of KMeans must be
-    an int in the range [1, inf); got 0."  Options-only rules raise the same
-    message listing every valid name.
+    The message reads like "The 'n_clusters' parameter of KMeans must be an
+    int in the range [1, inf); got 0." and lists every valid option.
     """
+    if any(rule.accepts(value) for rule in allowed):
+        return
+    wanted = " or ".join(rule.describe() for rule in allowed)
+    raise ValueError(f"The {name!r} parameter of {owner} must be {wanted}; got {value!r}.")
+
+
+def check_params(estimator, rules: dict) -> None:
+    """Check ``estimator``'s parameters against ``rules`` (name -> list of rules)."""
     params = estimator.get_params(deep=False)
     for name, allowed in rules.items():
-        value = params[name]
-        if any(rule.accepts(value) for rule in allowed):
-            continue
-        wanted = " or ".join(rule.describe() for rule in allowed)
-        raise ValueError(
-            f"The {name!r} parameter of {type(estimator).__name__} must be "
-            f"{wanted}; got {value!r}."
-        )
+        check_value(type(estimator).__name__, name, params[name], allowed)
 
 
 # ---------------------------------------------------------------------------

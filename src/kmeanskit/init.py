@@ -20,9 +20,13 @@ from ._kernels.seeding import (
 )
 from ._threads import thread_limits
 from ._validation import (
+    NONE,
+    Integer,
+    Real,
     as_generator,
     check_n_clusters,
     check_sample_weight,
+    check_value,
     check_X,
 )
 
@@ -42,10 +46,8 @@ def _pairwise_sq(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=2)
 
 
-def _validated(X, n_clusters, sample_weight):
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) \
-            or n_clusters < 1:
-        raise ValueError(f"n_clusters must be an int >= 1; got {n_clusters!r}.")
+def _validated(function, X, n_clusters, sample_weight):
+    check_value(function, "n_clusters", n_clusters, [Integer(1)])
     X = check_X(None, X, reset=True)
     check_n_clusters(n_clusters, X.shape[0])
     return X, check_sample_weight(sample_weight, X.shape[0])
@@ -101,7 +103,7 @@ def random_points(X, n_clusters, *, sample_weight=None, random_state=None):
     >>> random_points(X, 2, random_state=0).shape
     (2, 2)
     """
-    X, weights = _validated(X, n_clusters, sample_weight)
+    X, weights = _validated("random_points", X, n_clusters, sample_weight)
     return _random_points(X, n_clusters, weights, as_generator(random_state))
 
 
@@ -168,7 +170,7 @@ def naive_sharding(X, n_clusters, *, sample_weight=None):
     array([[1.5, 1.5],
            [8.5, 8.5]])
     """
-    X, weights = _validated(X, n_clusters, sample_weight)
+    X, weights = _validated("naive_sharding", X, n_clusters, sample_weight)
     return _naive_sharding(X, n_clusters, weights)
 
 
@@ -298,12 +300,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
     >>> sorted(int(i) // 2 for i in indices)
     [0, 1]
     """
-    X, weights = _validated(X, n_clusters, sample_weight)
-    if n_local_trials is not None and (
-        isinstance(n_local_trials, bool) or not isinstance(n_local_trials, (int, np.integer))
-        or n_local_trials < 1
-    ):
-        raise ValueError(f"n_local_trials must be an int >= 1; got {n_local_trials!r}.")
+    X, weights = _validated("kmeans_plusplus", X, n_clusters, sample_weight)
+    check_value("kmeans_plusplus", "n_local_trials", n_local_trials, [NONE, Integer(1)])
     with thread_limits(n_threads):
         return _kmeans_plusplus(X, n_clusters, weights, as_generator(random_state),
                                 n_local_trials)
@@ -389,14 +387,10 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     >>> sorted(np.round(centers[:, 0] / 20).astype(int).tolist())
     [0, 1]
     """
-    X, weights = _validated(X, n_clusters, sample_weight)
-    if not (isinstance(oversampling_factor, (int, float)) and oversampling_factor > 0):
-        raise ValueError(
-            f"oversampling_factor must be a positive number; got {oversampling_factor!r}."
-        )
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, (int, np.integer)) \
-            or n_rounds < 1:
-        raise ValueError(f"n_rounds must be an int >= 1; got {n_rounds!r}.")
+    X, weights = _validated("kmeans_parallel", X, n_clusters, sample_weight)
+    check_value("kmeans_parallel", "oversampling_factor", oversampling_factor,
+                [Real(0, open_low=True)])
+    check_value("kmeans_parallel", "n_rounds", n_rounds, [Integer(1)])
     with thread_limits(n_threads):
         return _kmeans_parallel(X, n_clusters, weights, as_generator(random_state),
                                 oversampling_factor, n_rounds)

@@ -196,8 +196,6 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         X = v.check_X(self, X, reset=True)
         n_samples, n_features = X.shape
         v.check_n_clusters(self.n_clusters, n_samples)
-        if not (isinstance(self.init, str) or callable(self.init)):
-            v.check_init_array(self.init, self.n_clusters, n_features, X.dtype)
         weights = v.check_sample_weight(sample_weight, n_samples)
         data = Data(X, weights)
         tol = self.tol * mean_variance(X) if self.tol > 0 else 0.0
@@ -233,8 +231,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
 
     def _check_X_fitted(self, X):
         check_is_fitted(self)
-        X = v.check_X(self, X, reset=False)
-        return X
+        return v.check_X(self, X, reset=False)
 
     def predict(self, X):
         """Index of the nearest centroid of each row of X.

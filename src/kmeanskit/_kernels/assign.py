@@ -64,20 +64,21 @@ def nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
 
     Writes the label and the squared distance (float64, clamped at 0) into
     ``best_label[:m]`` and ``best_dist[:m]``.  Ties go to the lowest index.
-    ``scratch`` is a flat buffer of at least k * m values in the dtype of
-    ``rows``.
+    ``scratch`` is a flat buffer of at least (k + d + 1) * m values in the
+    dtype of ``rows``.
 
-    The BLAS product is taken as (k x m) so that the argmin runs over
-    centroids in the outer loop and over rows in the inner one: an
-    element-wise compare-and-select the compiler vectorises.
+    Distances are laid out (k x m), centroids in the outer loop and rows in
+    the inner one, so the argmin is an element-wise compare-and-select across
+    rows that the compiler vectorises.  With ``use_gemm`` the block is one
+    BLAS product (||c||^2 - 2 x.c, ||x||^2 added to the minimum only);
+    otherwise the rows are transposed and the differences summed directly.
     """
     k, d = centers.shape
-    best_val = np.empty(m, dtype=rows.dtype)
+    best_val = np.full(m, np.inf, dtype=rows.dtype)
+    best_label[:m] = 0
     if use_gemm:
         dots = scratch[: k * m].reshape((k, m))
         np.dot(centers, rows[:m].T, dots)
-        best_val[:] = np.inf
-        best_label[:m] = 0
         for j in range(k):
             c_sq = center_sq[j]
             for i in range(m):
@@ -91,19 +92,24 @@ def nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
                 x_sq += rows[i, f] * rows[i, f]
             best_dist[i] = max(x_sq + best_val[i], 0.0)
     else:
+        columns = scratch[: d * m].reshape((d, m))
         for i in range(m):
-            best = 0
-            best_sq = np.inf
-            for j in range(k):
-                val = 0.0
-                for f in range(d):
-                    diff = rows[i, f] - centers[j, f]
-                    val += diff * diff
-                if val < best_sq:
-                    best_sq = val
-                    best = j
-            best_label[i] = best
-            best_dist[i] = best_sq
+            for f in range(d):
+                columns[f, i] = rows[i, f]
+        dist = scratch[d * m: (d + 1) * m]
+        for j in range(k):
+            dist[:] = 0
+            for f in range(d):
+                c = centers[j, f]
+                for i in range(m):
+                    diff = columns[f, i] - c
+                    dist[i] += diff * diff
+            for i in range(m):
+                if dist[i] < best_val[i]:
+                    best_val[i] = dist[i]
+                    best_label[i] = j
+        for i in range(m):
+            best_dist[i] = best_val[i]
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -147,7 +153,7 @@ def assign_dense(X, shift, centers, use_gemm, labels, min_dist):
     n_blocks = (n_chunks + CHUNKS_PER_TASK - 1) // CHUNKS_PER_TASK
     for b in prange(n_blocks):
         rows = np.empty((CHUNK_ROWS, d), dtype=X.dtype)
-        scratch = np.empty(CHUNK_ROWS * k, dtype=X.dtype)
+        scratch = np.empty(CHUNK_ROWS * (k + d + 1), dtype=X.dtype)
         best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
         best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
         for c in range(b * CHUNKS_PER_TASK, min(n_chunks, (b + 1) * CHUNKS_PER_TASK)):

@@ -46,7 +46,7 @@ def lloyd_iter_dense(X, weights, shift, centers, use_gemm, labels,
     n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
     for g in prange(n_groups):
         rows = np.empty((CHUNK_ROWS, d), dtype=X.dtype)
-        scratch = np.empty(CHUNK_ROWS * k, dtype=X.dtype)
+        scratch = np.empty(CHUNK_ROWS * (k + d + 1), dtype=X.dtype)
         best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
         best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
         sums = group_sums[g]
