@@ -28,8 +28,9 @@ from ._kernels.assign import assign_dense, assign_sparse
 from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse
 from ._results import IterationRecord
 
-# Below this many features a direct difference loop beats a BLAS call.
-GEMM_MIN_FEATURES = 8
+# Below this many features a direct difference loop beats a BLAS call
+# (measured crossover: see benchmarks/RESULTS.md).
+GEMM_MIN_FEATURES = 4
 # Per-group partial sums: at most this many groups and this many bytes, and
 # at least this many chunks per group so that zeroing and reducing a group's
 # (k, d) buffer stays small beside the group's work.
