@@ -30,7 +30,21 @@ from kmeanskit import metrics
 import sklearn.metrics as skm
 if what.startswith("ours"):
     metrics.silhouette_score(X[:500], labels[:500]); metrics.dunn_index(X[:500], labels[:500])
+def sweep_ours():
+    from kmeanskit import choose_k
+    from kmeanskit.selection import METHODS
+    return choose_k(X, range(2, 11), methods=[m for m in METHODS if m != "gap"],
+                    random_state=0, progress=False).k
+def sweep_sklearn():
+    for kk in range(2, 11):
+        KMeans(kk, random_state=0).fit(X)
+    return 0
+if what == "ours choose_k":
+    from kmeanskit import choose_k
+    choose_k(X[:2000], range(2, 4), random_state=0, progress=False)
 calls = {{
+    "ours choose_k": sweep_ours,
+    "sklearn sweep": sweep_sklearn,
     "ours silhouette": lambda: metrics.silhouette_score(X, labels),
     "sklearn silhouette": lambda: skm.silhouette_score(X, labels),
     "ours dunn": lambda: metrics.dunn_index(X, labels),
@@ -69,6 +83,12 @@ def main() -> int:
     dunn = measure(50_000, 16, 8, "ours dunn")
     print(f"| Dunn (exact, single/diameter) | 50,000, 16, 8 | {dunn['seconds']:.2f} | - | - "
           f"| {dunn['peak_mb']:.0f} | {dunn['value']:.6f} |")
+    ours = measure(100_000, 16, 8, "ours choose_k")
+    theirs = measure(100_000, 16, 8, "sklearn sweep")
+    print(f"| choose_k, k = 2..10, all methods but gap | 100,000, 16, 8 true "
+          f"| {ours['seconds']:.2f} | {theirs['seconds']:.2f} (KMeans fits only) "
+          f"| {theirs['seconds'] / ours['seconds']:.2f} | {ours['peak_mb']:.0f} "
+          f"| K = {ours['value']} |")
     return 0
 
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import blobs
 from scipy.spatial.distance import cdist
 from sklearn import metrics as skm
 
+from conftest import blobs
 from kmeanskit import metrics
 
 

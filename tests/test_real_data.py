@@ -1,4 +1,4 @@
-"""Real clustering benchmark sets (Fränti's S, A and Unbalance sets).
+"""Real clustering benchmark sets (Fränti's S, A, Unbalance, Birch and DIM sets).
 
 Read from the folder named by KMEANSKIT_DATA; skipped when it is unset.
 """
@@ -80,3 +80,51 @@ def test_birch1_float32_tracks_float64(data_dir):
     assert single.inertia_ == pytest.approx(double.inertia_, rel=1e-6)
     theirs = SklearnKMeans(100, init=init, n_init=1, max_iter=20).fit(X)
     np.testing.assert_array_equal(double.labels_, theirs.labels_)
+
+
+# -- choosing K on the real sets ----------------------------------------------
+
+# set -> (true K, K range searched, choose_k consensus, G-means K, X-means K) as
+# measured with random_state=0; see the README's table.
+SELECTION = {
+    "s1": (15, 25, 15, 87, 1),
+    "s2": (15, 25, 15, 73, 1),
+    "s3": (15, 25, 16, 100, 1),
+    "s4": (15, 25, 14, 85, 1),
+    "a1": (20, 30, 22, 25, 20),
+    "a2": (35, 45, 39, 39, 37),
+    "a3": (50, None, None, 57, 1),
+    "unbalance": (8, 15, 8, 11, 4),
+    "dim032": (16, 25, 16, 100, 63),
+    "dim064": (16, None, None, 100, 100),
+    "dim128": (16, None, None, 100, 100),
+    "dim256": (16, 25, 16, 100, 64),
+    "dim512": (16, None, None, 100, 69),
+}
+
+
+def _close(found, recorded):
+    return abs(found - recorded) <= max(2, 0.1 * recorded)
+
+
+@pytest.mark.parametrize("name", [n for n, row in SELECTION.items() if row[1]])
+def test_choose_k_on_real_sets(data_dir, name):
+    from kmeanskit import choose_k
+    from kmeanskit.selection import METHODS
+
+    X = np.loadtxt(data_dir / name / f"{name}.txt")
+    true_k, upper, consensus, _, _ = SELECTION[name]
+    result = choose_k(X, range(2, upper), methods=[m for m in METHODS if m != "gap"],
+                      random_state=0, progress=False)
+    assert result.k == consensus
+    assert abs(result.k - true_k) <= 0.15 * true_k
+
+
+@pytest.mark.parametrize("name", list(SELECTION))
+def test_gmeans_and_xmeans_on_real_sets(data_dir, name):
+    from kmeanskit import GMeans, XMeans
+
+    X = np.loadtxt(data_dir / name / f"{name}.txt")
+    _, _, _, gmeans_k, xmeans_k = SELECTION[name]
+    assert _close(GMeans(random_state=0).fit(X).n_clusters_, gmeans_k)
+    assert _close(XMeans(random_state=0).fit(X).n_clusters_, xmeans_k)

@@ -3,6 +3,7 @@
 from ._results import IterationRecord, KMeansResult
 from .init import kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
 from .kmeans import KMeans, kmeans
+from .selection import ChooseKResult, GMeans, XMeans, choose_k
 
 __version__ = "0.1.0"
 
@@ -15,5 +16,9 @@ __all__ = [
     "kmeans_parallel",
     "naive_sharding",
     "random_points",
+    "choose_k",
+    "ChooseKResult",
+    "GMeans",
+    "XMeans",
     "__version__",
 ]

@@ -138,7 +138,7 @@ def _non_numeric_columns(X) -> list:
     ]
 
 
-def check_X(estimator, X, *, reset: bool):
+def check_X(estimator, X, *, reset: bool, accept_sparse: bool = True):
     """Validate ``X`` for a fit (``reset=True``) or for predict/transform.
 
     Returns a C-contiguous float64/float32 ndarray or a CSR matrix.  float32
@@ -162,16 +162,17 @@ def check_X(estimator, X, *, reset: bool):
             "X.reshape(-1, 1) if it holds a single feature, or X.reshape(1, -1) "
             "if it holds a single sample."
         )
+    sparse = "csr" if accept_sparse else False
     if estimator is None:
         from sklearn.utils import check_array
 
         X = check_array(
-            X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
+            X, accept_sparse=sparse, dtype=[np.float64, np.float32], order="C",
             ensure_all_finite=False,
         )
     else:
         X = validate_data(
-            estimator, X, reset=reset, accept_sparse="csr",
+            estimator, X, reset=reset, accept_sparse=sparse,
             dtype=[np.float64, np.float32], order="C", ensure_all_finite=False,
         )
     check_finite(X, "X")

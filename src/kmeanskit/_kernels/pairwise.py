@@ -50,11 +50,12 @@ def silhouette_rows(X, x_sq, offsets, queries, out):
                 dots = rows @ X[col:stop].T
                 for r in range(m):
                     row = queries[start + r]
+                    row_sq = x_sq[row]
                     total = 0.0
-                    for j in range(stop - col):
-                        if col + j != row:
-                            sq = x_sq[row] + x_sq[col + j] - 2.0 * dots[r, j]
-                            total += np.sqrt(max(sq, 0.0))
+                    for j in range(stop - col):  # branch-free: vectorises
+                        total += np.sqrt(max(row_sq + x_sq[col + j] - 2.0 * dots[r, j], 0.0))
+                    if col <= row < stop:  # take back the row's distance to itself
+                        total -= np.sqrt(max(2.0 * row_sq - 2.0 * dots[r, row - col], 0.0))
                     sums[r, c] += total
         for r in range(m):
             row = queries[start + r]
