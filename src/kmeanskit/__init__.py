@@ -3,12 +3,14 @@
 from ._results import IterationRecord, KMeansResult
 from .init import kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
 from .kmeans import KMeans, kmeans
+from .mixture import GaussianMixture
 from .selection import ChooseKResult, GMeans, XMeans, choose_k
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KMeans",
+    "GaussianMixture",
     "kmeans",
     "KMeansResult",
     "IterationRecord",
