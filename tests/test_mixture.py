@@ -172,3 +172,39 @@ WEIGHT_CHECK_REASON = (
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_choose_mixture_picks_the_generating_model(rng):
+    from kmeanskit import choose_mixture
+
+    stretch = np.array([[3.0, 0.0], [1.5, 0.5]])
+    X = np.concatenate([rng.normal(size=(400, 2)) @ stretch + c
+                        for c in ([0, 0], [10, 0], [0, 10])])
+    selection = choose_mixture(X, range(1, 6), random_state=0)
+    assert (selection.best_k, selection.best_covariance_type) in {(3, "full"), (3, "tied")}
+    frame = selection.to_frame()
+    assert len(frame) == 20 and set(frame.covariance_type) == {"full", "tied", "diag",
+                                                               "spherical"}
+    best = frame.loc[frame.bic.idxmin()]
+    assert (best.k, best.covariance_type) == (selection.best_k, selection.best_covariance_type)
+    assert selection.best_model.bic(X) == pytest.approx(best.bic)
+
+
+def test_mixture_plots_render(rng):
+    pytest.importorskip("matplotlib", reason="plots need the optional [plot] extra")
+    import io
+
+    from PIL import Image
+
+    from kmeanskit import choose_mixture, plots
+
+    X = _three_shapes(rng, 300)
+    selection = choose_mixture(X, range(1, 4), random_state=0)
+    for fig in (plots.mixture_bic(selection),
+                plots.mixture_ellipses(X, selection.best_model),
+                plots.mixture_ellipses(X[:, :2], GaussianMixture(3, random_state=0)
+                                       .fit(X[:, :2]))):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=60)
+        image = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("L"))
+        assert np.unique(image).size > 20 and (image < 250).mean() > 0.02

@@ -122,3 +122,13 @@ def test_finds_well_separated_gaussians(estimator, five_blobs):
 @parametrize_with_checks([XMeans(random_state=0), GMeans(random_state=0)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_choose_k_with_mixtures_votes_for_the_best_pair(five_blobs):
+    X, _ = five_blobs
+    result = choose_k(X, range(2, 8), methods=["silhouette", "bic"], mixture=True,
+                      random_state=0, progress=False)
+    assert result.mixture.best_k == 5
+    assert result.recommendations["gmm_bic"] == 5 and result.k == 5
+    assert "gmm_bic" in result.to_frame() and "gmm_aic" in result.to_frame()
+    assert "Gaussian mixture with the lowest BIC" in result.explain()

@@ -3,7 +3,7 @@
 from ._results import IterationRecord, KMeansResult
 from .init import kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
 from .kmeans import KMeans, kmeans
-from .mixture import GaussianMixture
+from .mixture import GaussianMixture, MixtureSelection, choose_mixture
 from .selection import ChooseKResult, GMeans, XMeans, choose_k
 
 __version__ = "0.1.0"
@@ -11,6 +11,8 @@ __version__ = "0.1.0"
 __all__ = [
     "KMeans",
     "GaussianMixture",
+    "MixtureSelection",
+    "choose_mixture",
     "kmeans",
     "KMeansResult",
     "IterationRecord",

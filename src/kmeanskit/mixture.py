@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg
@@ -478,3 +479,93 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         """Akaike information criterion on X (lower is better)."""
         X = self._validated(X)
         return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+
+
+# ---------------------------------------------------------------------------
+# Model selection
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class MixtureSelection:
+    """AIC and BIC of Gaussian mixtures over n_components and covariance types.
+
+    Attributes
+    ----------
+    k_values : list of int
+    covariance_types : list of str
+    bic, aic : dict of str -> ndarray
+        Per covariance type, one value per k (lower is better).
+    best_k : int
+    best_covariance_type : str
+        The pair with the lowest BIC.
+    best_model : GaussianMixture
+    """
+
+    k_values: list[int]
+    covariance_types: list[str]
+    bic: dict[str, np.ndarray]
+    aic: dict[str, np.ndarray]
+    best_k: int
+    best_covariance_type: str
+    best_model: GaussianMixture = field(repr=False)
+
+    def to_frame(self):
+        """One row per (covariance type, k) with its BIC and AIC."""
+        import pandas as pd
+
+        rows = [(t, k, self.bic[t][i], self.aic[t][i])
+                for t in self.covariance_types for i, k in enumerate(self.k_values)]
+        return pd.DataFrame(rows, columns=["covariance_type", "k", "bic", "aic"])
+
+
+def choose_mixture(X, k_range=range(1, 11), *, covariance_types=COVARIANCE_TYPES,
+                   sample_weight=None, n_init=1, random_state=None, n_threads=None,
+                   **params) -> MixtureSelection:
+    """Fit a mixture for every (n_components, covariance type) pair and pick
+    the one with the lowest BIC.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    k_range : iterable of int, default=range(1, 11)
+    covariance_types : iterable of str, default=all four
+    sample_weight : array-like of shape (n_samples,), default=None
+    n_init : int, default=1
+    random_state : int, numpy Generator or RandomState, default=None
+    n_threads : int, default=None
+    **params
+        Any other :class:`GaussianMixture` parameter (``reg_covar``, ``tol`` ...).
+
+    Returns
+    -------
+    MixtureSelection
+    """
+    X = v.check_X(None, X, reset=True, accept_sparse=False)
+    k_values = sorted({int(k) for k in k_range})
+    types = list(covariance_types)
+    unknown = sorted(set(types) - set(COVARIANCE_TYPES))
+    if unknown:
+        raise ValueError(f"Unknown covariance types {unknown}; valid: {list(COVARIANCE_TYPES)}.")
+    weights = v.check_sample_weight(sample_weight, X.shape[0])
+    seeds = iter(v.seed_sequence(random_state).spawn(len(types) * len(k_values)))
+    bic = {t: np.empty(len(k_values)) for t in types}
+    aic = {t: np.empty(len(k_values)) for t in types}
+    best = None
+    total = weights.sum()
+    for covariance_type in types:
+        for i, k in enumerate(k_values):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model = GaussianMixture(k, covariance_type=covariance_type, n_init=n_init,
+                                        random_state=np.random.default_rng(next(seeds)),
+                                        n_threads=n_threads, **params).fit(
+                    X, sample_weight=weights)
+            # Criteria of the weighted fit: the weights count as samples.
+            log_likelihood = model.score(X, sample_weight=weights) * total
+            p = model._n_parameters()
+            bic[covariance_type][i] = -2 * log_likelihood + p * np.log(total)
+            aic[covariance_type][i] = -2 * log_likelihood + 2 * p
+            if best is None or bic[covariance_type][i] < best[0]:
+                best = (bic[covariance_type][i], k, covariance_type, model)
+    return MixtureSelection(k_values, types, bic, aic, best[1], best[2], best[3])

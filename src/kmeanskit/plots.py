@@ -172,3 +172,70 @@ def clusters(X, labels, centers=None, *, feature_names=None):
     ax.set_title("Clusters")
     ax.legend(title="cluster", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
+
+
+def mixture_bic(selection):
+    """BIC against the number of components, one line per covariance type,
+    the best (k, covariance type) marked."""
+    fig, ax = _figure()
+    ks = np.asarray(selection.k_values)
+    for covariance_type in selection.covariance_types:
+        ax.plot(ks, selection.bic[covariance_type], "o-", label=covariance_type)
+    best = selection.bic[selection.best_covariance_type][
+        selection.k_values.index(selection.best_k)]
+    ax.plot([selection.best_k], [best], "*", color="black", markersize=16,
+            label=f"best: k = {selection.best_k}, {selection.best_covariance_type}")
+    ax.set_xlabel("number of components k")
+    ax.set_ylabel("BIC (lower is better)")
+    ax.set_title("Gaussian mixture: BIC by covariance type")
+    ax.set_xticks(ks)
+    ax.legend()
+    return fig
+
+
+def mixture_ellipses(X, mixture, *, feature_names=None):
+    """The data with each component's 1, 2 and 3 standard-deviation ellipses.
+
+    Two features are drawn directly; more are projected on their first two
+    principal components (and the covariances with them).
+    """
+    from matplotlib.patches import Ellipse
+
+    X = np.asarray(X, dtype=float)
+    k, d = mixture.means_.shape
+    covariances = {
+        "full": lambda c: mixture.covariances_[c],
+        "tied": lambda c: mixture.covariances_,
+        "diag": lambda c: np.diag(mixture.covariances_[c]),
+        "spherical": lambda c: np.eye(d) * mixture.covariances_[c],
+    }[mixture.covariance_type]
+    if d == 2:
+        basis, origin = np.eye(2), np.zeros(2)
+        names = list(feature_names) if feature_names is not None else ["feature 0", "feature 1"]
+    else:
+        origin = X.mean(axis=0)
+        _, singular, vt = np.linalg.svd(X - origin, full_matrices=False)
+        basis = vt[:2].T
+        share = singular[:2] ** 2 / (singular**2).sum()
+        names = [f"PC{i + 1} ({share[i]:.0%} of variance)" for i in range(2)]
+    points = (X - origin) @ basis
+    labels = mixture.predict(X)
+    colors = _colors(k)
+    fig, ax = _figure((7.0, 5.0))
+    for c in range(k):
+        own = points[labels == c]
+        ax.scatter(own[:, 0], own[:, 1], s=10, color=colors[c], alpha=0.5)
+        centre = (mixture.means_[c] - origin) @ basis
+        covariance = basis.T @ covariances(c) @ basis
+        values, vectors = np.linalg.eigh(covariance)
+        angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
+        for scale in (1, 2, 3):
+            width, height = 2 * scale * np.sqrt(np.maximum(values[::-1], 0))
+            ax.add_patch(Ellipse(centre, width, height, angle=angle, fill=False,
+                                 color=colors[c], linewidth=1.5, alpha=0.9 / scale))
+        ax.plot(*centre, "X", color="black", markersize=10)
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_title(f"Gaussian mixture ({mixture.covariance_type} covariances)")
+    ax.set_aspect("equal", adjustable="datalim")
+    return fig

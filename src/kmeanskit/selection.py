@@ -162,6 +162,8 @@ class ChooseKResult:
         The fitted model for every k.
     notes : list of str
         How scores were computed where it matters (samples, variants).
+    mixture : MixtureSelection or None
+        The Gaussian-mixture sweep, when ``choose_k(..., mixture=True)``.
     """
 
     k_values: list[int]
@@ -170,6 +172,7 @@ class ChooseKResult:
     k: int
     models: dict = field(repr=False, default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    mixture: object = field(repr=False, default=None)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per k, one column per score."""
@@ -188,6 +191,9 @@ class ChooseKResult:
             "gap": "the smallest k whose gap is within one standard error of the next",
             "prediction_strength": f"the largest k with prediction strength >= "
                                    f"{PREDICTION_STRENGTH_THRESHOLD}",
+            "gmm_bic": "the Gaussian mixture with the lowest BIC"
+                       + (f" ({self.mixture.best_covariance_type} covariances)"
+                          if self.mixture is not None else ""),
         }
         votes = [k for k in self.recommendations.values() if k is not None]
         agree = [m for m, k in self.recommendations.items() if k == self.k]
@@ -222,7 +228,7 @@ def _recommend(method, k_values, scores):
 
 def choose_k(X, k_range=range(2, 11), *, methods="all", n_init=1, random_state=None,
              n_jobs=None, progress=True, gap_references=10,
-             silhouette_sample_size=1500) -> ChooseKResult:
+             silhouette_sample_size=1500, mixture=False) -> ChooseKResult:
     """Fit k-means for every k in ``k_range`` and apply every K-selection method.
 
     Parameters
@@ -249,6 +255,11 @@ def choose_k(X, k_range=range(2, 11), *, methods="all", n_init=1, random_state=N
         Above 10,000 samples, the silhouette is estimated from this many
         points, stratified by cluster, each scored exactly against all the
         data (``None``: always exact, O(n^2)).
+    mixture : bool, default=False
+        Also fit Gaussian mixtures of every covariance type for every k
+        (:func:`kmeanskit.choose_mixture`): adds ``gmm_bic`` / ``gmm_aic``
+        (the lowest over covariance types, per k), a ``gmm_bic`` vote for the
+        best (k, covariance type) pair, and ``result.mixture``.
 
     Returns
     -------
@@ -335,9 +346,23 @@ def choose_k(X, k_range=range(2, 11), *, methods="all", n_init=1, random_state=N
         scores["prediction_strength"] = prediction_strengths(
             X, k_values, random_state=np.random.default_rng(strength_seed), n_threads=n_jobs)
         bar.update(1)
+    selection = None
+    if mixture:
+        from .mixture import choose_mixture
+
+        selection = choose_mixture(X, k_values, random_state=np.random.default_rng(gap_seed),
+                                   n_threads=n_jobs)
+        scores["gmm_bic"] = np.min([selection.bic[t] for t in selection.covariance_types],
+                                   axis=0)
+        scores["gmm_aic"] = np.min([selection.aic[t] for t in selection.covariance_types],
+                                   axis=0)
+        notes.append(f"The best Gaussian mixture by BIC has {selection.best_k} components "
+                     f"with {selection.best_covariance_type} covariances.")
     bar.close()
 
     recommendations = {m: _recommend(m, k_values, scores) for m in chosen}
+    if selection is not None:
+        recommendations["gmm_bic"] = selection.best_k
     votes = [k for k in recommendations.values() if k is not None]
     if votes:
         counts = np.bincount(votes)
@@ -345,7 +370,7 @@ def choose_k(X, k_range=range(2, 11), *, methods="all", n_init=1, random_state=N
     else:
         consensus = k_values[0]
     return ChooseKResult(k_values, scores, recommendations, consensus,
-                         {k: fits[k] for k in k_values}, notes)
+                         {k: fits[k] for k in k_values}, notes, selection)
 
 
 # ---------------------------------------------------------------------------
