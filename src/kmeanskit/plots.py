@@ -239,3 +239,49 @@ def mixture_ellipses(X, mixture, *, feature_names=None):
     ax.set_title(f"Gaussian mixture ({mixture.covariance_type} covariances)")
     ax.set_aspect("equal", adjustable="datalim")
     return fig
+
+
+def feature_distributions(table, features, segment_column="segment"):
+    """Box plots of every feature by segment, one panel per feature."""
+    plt = _pyplot()
+    n = len(features)
+    columns = min(n, 2)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(6.0 * columns, 3.2 * rows),
+                             layout="constrained", squeeze=False)
+    segments = sorted(int(s) for s in table[segment_column].dropna().unique())
+    colors = _colors(len(segments))
+    for ax, feature in zip(axes.ravel(), features, strict=False):
+        data = [table.loc[table[segment_column] == s, feature].dropna().to_numpy()
+                for s in segments]
+        parts = ax.boxplot(data, patch_artist=True, showfliers=True)
+        for patch, color in zip(parts["boxes"], colors, strict=True):
+            patch.set_facecolor(color)
+            patch.set_alpha(0.7)
+        ax.set_xticks(range(1, len(segments) + 1), [str(s) for s in segments])
+        ax.set_xlabel("segment")
+        ax.set_title(str(feature))
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig
+
+
+def category_shares(table, column, segment_column="segment"):
+    """Stacked bars: the share of each category of ``column`` in every segment."""
+    fig, ax = _figure((6.0, 3.5))
+    used = table.dropna(subset=[segment_column])
+    shares = (used.groupby(segment_column)[column].value_counts(normalize=True)
+              .unstack(fill_value=0.0).sort_index())
+    bottom = np.zeros(len(shares))
+    colors = _colors(shares.shape[1])
+    positions = np.arange(len(shares))
+    for color, category in zip(colors, shares.columns, strict=True):
+        ax.bar(positions, shares[category], bottom=bottom, color=color, label=str(category))
+        bottom += shares[category].to_numpy()
+    ax.set_xticks(positions, [str(int(s)) for s in shares.index])
+    ax.set_xlabel("segment")
+    ax.set_ylabel("share")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{column} by segment")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    return fig
