@@ -63,3 +63,26 @@ def load_mall_customers(random_state: int = 0) -> pd.DataFrame:
         "Annual Income (k$)": income[order].astype(int),
         "Spending Score (1-100)": spending[order].astype(int),
     })
+
+
+def _sklearn_table(loader) -> pd.DataFrame:
+    bunch = loader(as_frame=True)
+    frame = bunch.frame.rename(columns={"target": "class"})
+    frame["class"] = np.asarray(bunch.target_names)[bunch.target]
+    return frame
+
+
+def load_iris() -> pd.DataFrame:
+    """Fisher's iris measurements (150 x 4) with their species in ``class``
+    (scikit-learn's bundled copy): an example with known classes."""
+    from sklearn.datasets import load_iris as sklearn_load_iris
+
+    return _sklearn_table(sklearn_load_iris)
+
+
+def load_wine() -> pd.DataFrame:
+    """The UCI wine recognition data (178 x 13) with the cultivar in ``class``
+    (scikit-learn's bundled copy)."""
+    from sklearn.datasets import load_wine as sklearn_load_wine
+
+    return _sklearn_table(sklearn_load_wine)

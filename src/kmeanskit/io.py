@@ -25,7 +25,7 @@ def read_table(source, *, progress: bool = True) -> pd.DataFrame:
         text = sys.stdin.buffer.read()
         if not text.strip():
             raise SegmentationError("standard input is empty: pipe a CSV table into it.")
-        return _read_csv(io.BytesIO(text), "standard input")
+        return _read_csv(io.BytesIO(text), "standard input", lambda: text)
     path = Path(source)
     if not path.exists():
         raise SegmentationError(f"file {str(path)!r} does not exist.")
@@ -45,16 +45,26 @@ def read_table(source, *, progress: bool = True) -> pd.DataFrame:
     if path.stat().st_size > STREAM_BYTES:
         return _read_csv_streaming(path, progress)
     with path.open("rb") as stream:
-        return _read_csv(stream, repr(str(path)))
+        return _read_csv(stream, repr(str(path)), path.read_bytes)
 
 
-def _read_csv(stream, name: str) -> pd.DataFrame:
+def _not_utf8(name: str, raw: bytes) -> SegmentationError:
+    """Locate the first byte that is not UTF-8 (the parser only knows its buffer)."""
+    try:
+        raw.decode("utf-8")
+        where = "somewhere"
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        where = f"at byte {exc.start} (line {line})"
+    return SegmentationError(f"{name} is not UTF-8 text: the first undecodable byte is "
+                             f"{where}; save it as UTF-8 CSV.")
+
+
+def _read_csv(stream, name: str, raw) -> pd.DataFrame:
     try:
         frame = pd.read_csv(stream, encoding="utf-8", skipinitialspace=True)
-    except UnicodeDecodeError as exc:
-        raise SegmentationError(
-            f"{name} is not UTF-8 text (byte {exc.start} cannot be decoded); save it as "
-            "UTF-8 CSV.") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(name, raw()) from None
     except pd.errors.EmptyDataError:
         raise SegmentationError(f"{name} holds no table (no header row).") from None
     except pd.errors.ParserError as exc:
@@ -75,10 +85,8 @@ def _read_csv_streaming(path: Path, progress: bool) -> pd.DataFrame:
                                     chunksize=CHUNK_ROWS):
                 parts.append(part)
                 bar.update(stream.tell() - bar.n)
-        except UnicodeDecodeError as exc:
-            raise SegmentationError(
-                f"{str(path)!r} is not UTF-8 text (byte {exc.start} cannot be decoded); save "
-                "it as UTF-8 CSV.") from None
+        except UnicodeDecodeError:
+            raise _not_utf8(repr(str(path)), path.read_bytes()) from None
         except pd.errors.EmptyDataError:
             raise SegmentationError(f"{str(path)!r} holds no table (no header row).") from None
     return pd.concat(parts, ignore_index=True)

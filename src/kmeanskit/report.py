@@ -79,8 +79,9 @@ def build_report(result, segmenter, *, source="data", title="Segmentation report
 
     table, features = result.table, result.features
     used = table.dropna(subset=["segment"])
-    Z = segmenter._transform(used[features].to_numpy(dtype=float))
+    Z = result.scaled
     labels = used["segment"].to_numpy(dtype=int)
+    values = result.values.to_numpy(dtype=float)
 
     figures = {}
     selection = result.selection
@@ -103,19 +104,15 @@ def build_report(result, segmenter, *, source="data", title="Segmentation report
         k_text = f"K = {result.k} was set by hand."
 
     centers_original = result.centers
-    if len(features) == 2:
-        scatter = plots.clusters(used[features].to_numpy(dtype=float), labels,
-                                 centers_original.to_numpy(dtype=float),
-                                 feature_names=features)
-    else:
-        scatter = plots.clusters(used[features].to_numpy(dtype=float), labels,
-                                 centers_original.to_numpy(dtype=float))
+    scatter = plots.clusters(values, labels, centers_original.to_numpy(dtype=float),
+                             feature_names=features if len(features) == 2 else None)
     figures["scatter"] = _png(scatter)
     if len(np.unique(labels)) >= 2:
         values = silhouette_samples(Z, labels) if len(labels) <= 20_000 else None
         if values is not None:
             figures["silhouette"] = _png(plots.silhouette(values, labels))
-    figures["distributions"] = _png(plots.feature_distributions(used, features))
+    figures["distributions"] = _png(plots.feature_distributions(
+        result.values.assign(segment=labels), features))
     categories = {column: _png(plots.category_shares(used, column))
                   for column in result.categorical if used[column].nunique() <= 12}
 

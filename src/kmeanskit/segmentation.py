@@ -74,6 +74,11 @@ class SegmentationResult:
     silhouette : float or None
     notes : list of str
         Decisions taken along the way (columns skipped, rows dropped, ...).
+    values : DataFrame
+        The feature values of the segmented rows as clustered (missing values
+        filled), in original units.
+    scaled : ndarray
+        The same rows after scaling.
     """
 
     table: pd.DataFrame
@@ -86,6 +91,8 @@ class SegmentationResult:
     selection: object = None
     silhouette: float | None = None
     notes: list = field(default_factory=list)
+    values: pd.DataFrame | None = field(default=None, repr=False)
+    scaled: np.ndarray | None = field(default=None, repr=False)
 
 
 class Segmenter:
@@ -95,7 +102,8 @@ class Segmenter:
     ----------
     columns : list of str, default=None
         Feature columns; all numeric columns when None, except identifier-like
-        ones (every value a distinct integer, like ``CustomerID``).
+        ones (distinct integers that run 1, 2, 3, ... or whose name ends in
+        "id", "key", "number" or "no", like ``CustomerID``).
     k : "auto", int or (min, max), default="auto"
         Number of segments, or the range ``choose_k`` searches (2-10 for auto).
     scale : {"standard", "minmax", "robust", "none"}, default="standard"
@@ -149,8 +157,8 @@ class Segmenter:
                     continue
                 values = frame[column].dropna()
                 if _looks_like_identifier(values):
-                    notes.append(f"Column {column!r} looks like an identifier (every value a "
-                                 "distinct integer) and was not used for clustering.")
+                    notes.append(f"Column {column!r} looks like an identifier (distinct "
+                                 "integers) and was not used for clustering.")
                     continue
                 features.append(column)
             if not features:
@@ -275,7 +283,7 @@ class Segmenter:
         if len(np.unique(raw)) < k:
             notes.append(f"Only {len(np.unique(raw))} of the {k} segments received rows "
                          "(the data has many duplicate rows).")
-        return self._describe(frame, keep, Z, raw, selection, notes)
+        return self._describe(frame, keep, values, Z, raw, selection, notes)
 
     def _segment_columns(self, Z):
         """Segment numbers, distance to the centre and probabilities for scaled rows."""
@@ -292,7 +300,7 @@ class Segmenter:
         distance = np.linalg.norm(Z - centres[raw], axis=1)
         return self.segment_of_label_[raw], distance, proba
 
-    def _describe(self, frame, keep, Z, raw, selection, notes) -> SegmentationResult:
+    def _describe(self, frame, keep, values, Z, raw, selection, notes) -> SegmentationResult:
         from .metrics import silhouette_score
 
         segments, distance, proba = self._segment_columns(Z)
@@ -309,7 +317,7 @@ class Segmenter:
             table = table[[c for c in table.columns if not c.startswith("p_segment_")]
                           + [f"p_segment_{j}" for j in range(1, self.k_ + 1)]]
         used = table[keep]
-        features = used[self.features_].apply(pd.to_numeric)
+        features = values.set_axis(used.index)
         profiles = pd.DataFrame({
             "segment": range(1, self.k_ + 1),
             "size": [int((used.segment == j).sum()) for j in range(1, self.k_ + 1)],
@@ -336,7 +344,7 @@ class Segmenter:
                                      random_state=self.seed)
         return SegmentationResult(table, profiles, centers, descriptions,
                                   list(self.features_), list(self.categorical_), self.k_,
-                                  selection, score, notes)
+                                  selection, score, notes, features, Z)
 
     def _description(self, centre, features, size, share) -> str:
         mean, std = features.mean(), features.std(ddof=0).replace(0, 1)
@@ -366,7 +374,7 @@ class Segmenter:
                 values = values[keep]
                 notes.append(f"{int((~keep).sum())} rows with missing values were left out.")
         Z = self._transform(values.to_numpy(dtype=np.float64))
-        return self._describe(frame, keep, Z, self.model_.predict(Z), None, notes)
+        return self._describe(frame, keep, values, Z, self.model_.predict(Z), None, notes)
 
     # -- new rows ------------------------------------------------------------
 
@@ -436,9 +444,15 @@ class Segmenter:
         return segmenter
 
 
+_ID_NAME = re.compile(r"(^|[^a-z])(id|key|number|no)$|^id([^a-z]|$)", re.IGNORECASE)
+
+
 def _looks_like_identifier(values: pd.Series) -> bool:
-    return (len(values) > 2 and pd.api.types.is_integer_dtype(values)
-            and values.is_unique)
+    """Distinct integers that are named like an identifier or run 1, 2, 3, ..."""
+    if len(values) < 3 or not pd.api.types.is_integer_dtype(values) or not values.is_unique:
+        return False
+    consecutive = values.max() - values.min() == len(values) - 1
+    return consecutive or bool(_ID_NAME.search(str(values.name)))
 
 
 def _check_numeric(frame: pd.DataFrame, column) -> None:
