@@ -4,6 +4,7 @@ from ._results import IterationRecord, KMeansResult
 from .init import kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
 from .kmeans import KMeans, kmeans
 from .mixture import GaussianMixture, MixtureSelection, choose_mixture
+from .persistence import ModelFileError, load_model, save_model
 from .selection import ChooseKResult, GMeans, XMeans, choose_k
 
 __version__ = "0.1.0"
@@ -13,6 +14,9 @@ __all__ = [
     "GaussianMixture",
     "MixtureSelection",
     "choose_mixture",
+    "save_model",
+    "load_model",
+    "ModelFileError",
     "kmeans",
     "KMeansResult",
     "IterationRecord",
