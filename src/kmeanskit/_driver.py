@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from ._kernels import CHUNK_ROWS
 from ._kernels.assign import assign_dense, assign_sparse
+from ._kernels.bounds import elkan_iter, hamerly_iter
 from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse
 from ._results import IterationRecord
 
@@ -37,6 +38,8 @@ GEMM_MIN_FEATURES = 4
 MAX_GROUPS = 32
 GROUP_BYTES = 256 * 2**20
 MIN_CHUNKS_PER_GROUP = 8
+# Elkan keeps n x k lower bounds; above this many bytes it gives way to Hamerly.
+ELKAN_MAX_BYTES = 2**30
 
 
 @dataclass
@@ -140,15 +143,20 @@ def assign(data: Data, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, min_dist
 
 
+def _group_count(n: int, n_clusters: int, n_features: int) -> int:
+    """Row groups for the per-group partial sums (independent of threads)."""
+    n_chunks = -(-n // CHUNK_ROWS)
+    by_memory = GROUP_BYTES // (8 * n_clusters * n_features)
+    return max(1, min(-(-n_chunks // MIN_CHUNKS_PER_GROUP), MAX_GROUPS, by_memory))
+
+
 class LloydStep:
     """Lloyd's algorithm: no state beyond the per-group accumulation buffers."""
 
     def __init__(self, data: Data, n_clusters: int):
         self.data = data
         n, d = data.X.shape
-        n_chunks = -(-n // CHUNK_ROWS)
-        by_memory = GROUP_BYTES // (8 * n_clusters * d)
-        n_groups = max(1, min(-(-n_chunks // MIN_CHUNKS_PER_GROUP), MAX_GROUPS, by_memory))
+        n_groups = _group_count(n, n_clusters, d)
         self.sums = np.empty((n_groups, n_clusters, d))
         self.weights = np.empty((n_groups, n_clusters))
         self.inertia = np.empty(n_groups)
@@ -158,7 +166,8 @@ class LloydStep:
         """Assign with ``centers`` (given relative to ``origin``).
 
         Returns the per-cluster weighted sums of the rows minus ``origin``,
-        the per-cluster weights, the inertia and the number of changed labels.
+        the per-cluster weights, the inertia, the number of changed labels and
+        the number of distance computations skipped (none for Lloyd).
         """
         data = self.data
         buffers = (labels, self.sums, self.weights, self.inertia, self.changed)
@@ -169,10 +178,120 @@ class LloydStep:
             lloyd_iter_dense(data.X, data.weights, origin, centers, _use_gemm(data.X),
                              *buffers)
         return (self.sums.sum(axis=0), self.weights.sum(axis=0),
-                float(self.inertia.sum()), int(self.changed.sum()))
+                float(self.inertia.sum()), int(self.changed.sum()), 0)
 
 
-STEPS = {"lloyd": LloydStep}
+class BoundStep:
+    """Shared state of the bounded algorithms: bounds, the centroids the bounds
+    refer to, and the totals that give the inertia from per-cluster sums."""
+
+    def __init__(self, data: Data, n_clusters: int):
+        self.data = data
+        n, d = data.X.shape
+        n_groups = _group_count(n, n_clusters, d)
+        self.sums = np.empty((n_groups, n_clusters, d))
+        self.weights = np.empty((n_groups, n_clusters))
+        self.changed = np.empty(n_groups, dtype=np.int64)
+        self.skipped = np.empty(n_groups, dtype=np.int64)
+        self.upper = np.zeros(n)
+        self.previous = None
+        # sum w |x - m|^2 and sum w (x - m) about the data mean m: the inertia
+        # of any labelling follows from its per-cluster sums.
+        self.mean = column_mean(data.X)
+        self.total_weight = float(data.weights.sum())
+        self.first_moment = np.zeros(d)
+        self.second_moment = 0.0
+        for block in _row_blocks(n):
+            diff = data.X[block] - self.mean
+            w = data.weights[block]
+            self.first_moment += w @ diff
+            self.second_moment += float(w @ np.einsum("ij,ij->i", diff, diff))
+
+    def _inertia(self, centers, origin, sums, weights) -> float:
+        """sum_i w_i |x_i - c_a(i)|^2 from the per-cluster sums (frame ``origin``)."""
+        shift = origin - self.mean
+        total = (self.second_moment - 2 * shift @ self.first_moment
+                 + self.total_weight * shift @ shift)
+        centers = centers.astype(np.float64)
+        return float(max(total - 2 * np.sum(centers * sums)
+                         + weights @ np.einsum("ij,ij->i", centers, centers), 0.0))
+
+    def _moved(self, centers_original):
+        if self.previous is None:
+            return np.zeros(len(centers_original))
+        return np.sqrt(((centers_original - self.previous) ** 2).sum(axis=1))
+
+    def iterate(self, centers, origin, labels):
+        """As :meth:`LloydStep.iterate`, skipping what the bounds allow."""
+        original = centers.astype(np.float64) + origin
+        moved = self._moved(original)
+        self._run(centers, origin, original, moved, labels)
+        self.previous = original
+        sums, weights = self.sums.sum(axis=0), self.weights.sum(axis=0)
+        return (sums, weights, self._inertia(centers, origin, sums, weights),
+                int(self.changed.sum()), int(self.skipped.sum()))
+
+
+class HamerlyStep(BoundStep):
+    """Hamerly (2010): one upper and one lower bound per point."""
+
+    def __init__(self, data, n_clusters):
+        super().__init__(data, n_clusters)
+        self.lower = np.zeros(data.n_samples)
+
+    def _run(self, centers, origin, original, moved, labels):
+        gaps = np.sqrt(((original[:, None] - original[None]) ** 2).sum(axis=2))
+        np.fill_diagonal(gaps, np.inf)
+        hamerly_iter(self.data.X, self.data.weights, origin, centers, moved,
+                     0.5 * gaps.min(axis=1), labels, self.upper, self.lower, self.sums,
+                     self.weights, self.changed, self.skipped)
+
+
+class ElkanStep(BoundStep):
+    """Elkan (2003): an upper bound and k lower bounds per point."""
+
+    def __init__(self, data, n_clusters):
+        super().__init__(data, n_clusters)
+        self.lower = np.zeros((data.n_samples, n_clusters))
+
+    def _run(self, centers, origin, original, moved, labels):
+        distances = np.sqrt(((original[:, None] - original[None]) ** 2).sum(axis=2))
+        elkan_iter(self.data.X, self.data.weights, origin, centers, moved, distances,
+                   labels, self.upper, self.lower, self.sums, self.weights, self.changed,
+                   self.skipped)
+
+
+STEPS = {"lloyd": LloydStep, "hamerly": HamerlyStep, "elkan": ElkanStep}
+
+
+def resolve_algorithm(algorithm: str, data: Data, n_clusters: int) -> str:
+    """The algorithm that will run: "auto" resolved, and what the data allows
+    (sparse input always runs Lloyd; Elkan's n x k bounds must fit their
+    memory budget, else Hamerly runs)."""
+    n, d = data.X.shape
+    if data.sparse:
+        return "lloyd"
+    if algorithm == "auto":
+        algorithm = auto_algorithm(n, d, n_clusters)
+    if algorithm == "elkan" and n * n_clusters * 8 > ELKAN_MAX_BYTES:
+        return "hamerly"
+    return algorithm
+
+
+def auto_algorithm(n: int, d: int, n_clusters: int) -> str:
+    """The measured choice (benchmarks/RESULTS.md, "Choosing the algorithm").
+
+    Lloyd's blocked kernel wins at low dimension (its direct loops are cheaper
+    than bookkeeping bounds) and for many clusters (a failed bound costs k
+    direct distances where Lloyd does one BLAS product); Elkan's k bounds pay
+    at high dimension, where each skipped distance is expensive; Hamerly's
+    single bound wins in between.
+    """
+    if d < 8 or n_clusters >= 256:
+        return "lloyd"
+    if d >= 64:
+        return "elkan" if n_clusters <= 128 else "lloyd"
+    return "hamerly"
 
 
 def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tuple[int, bool]:
@@ -233,7 +352,8 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
         start = time.perf_counter()
         origin = data.origin(centers)
         centred = np.ascontiguousarray(centers - origin)
-        sums, cluster_weights, inertia, n_changed = step.iterate(centred, origin, labels)
+        sums, cluster_weights, inertia, n_changed, n_skipped = step.iterate(centred, origin,
+                                                                             labels)
         n_empty, relocated = relocate_empty(data, centers, origin, labels, sums,
                                             cluster_weights)
         new_centers = centers.astype(np.float64)  # a cluster left empty keeps its centre
@@ -243,7 +363,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
         shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
         centers = new_centers
         record = IterationRecord(iteration, inertia, n_changed, n_empty,
-                                 time.perf_counter() - start)
+                                 time.perf_counter() - start, n_skipped)
         history.append(record)
         if verbose:
             print(f"Iteration {iteration}: inertia {inertia:.6g}, {n_changed} "

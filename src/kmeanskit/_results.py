@@ -24,6 +24,10 @@ class IterationRecord:
         Clusters that lost all their points and were relocated.
     seconds : float
         Wall-clock time of the iteration.
+    n_skipped : int
+        Point-to-centroid distance computations the bounds of an accelerated
+        algorithm saved, relative to Lloyd's n x k (0 for Lloyd; negative when
+        re-tightening a bound cost more than it saved).
     """
 
     iteration: int
@@ -31,6 +35,7 @@ class IterationRecord:
     n_changed: int
     n_empty: int
     seconds: float
+    n_skipped: int = 0
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as v
-from ._driver import STEPS, Data, assign, mean_variance, run
+from ._driver import STEPS, Data, assign, mean_variance, resolve_algorithm, run
 from ._results import KMeansResult
 from ._threads import thread_limits
 from .init import _kmeans_parallel, _kmeans_plusplus, _naive_sharding, _random_points
@@ -66,8 +66,24 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         Convergence tolerance on the summed squared centroid shift, relative
         to the mean feature variance of X (as in scikit-learn).  ``tol=0``
         iterates until no label changes.
-    algorithm : {"lloyd"}, default="lloyd"
-        The iteration kernel.
+    algorithm : {"auto", "lloyd", "hamerly", "elkan"}, default="auto"
+        The iteration kernel. All are exact (the same labels as Lloyd's
+        algorithm at every iteration); the accelerated ones skip distance
+        computations that the triangle inequality shows cannot change a
+        label:
+
+        - ``"lloyd"``: every distance, in blocked BLAS products (best at high
+          dimension, where bounds prune little);
+        - ``"hamerly"``: one lower bound per point (best at low and moderate
+          dimension);
+        - ``"elkan"``: k lower bounds per point (prunes most, costs n x k
+          memory: beyond 1 GiB of bounds it runs Hamerly instead);
+        - ``"auto"``: Lloyd for sparse input, below 8 features or from 256
+          clusters on; Elkan from 64 features with at most 128 clusters;
+          Hamerly otherwise (the crossovers measured in
+          ``benchmarks/RESULTS.md``).
+
+        ``algorithm_`` records what ran.
     random_state : int, numpy Generator, numpy RandomState or None, default=None
         Seeds the initialisation; an int gives the same result on every call
         and every thread count.
@@ -92,7 +108,9 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         Iterations of the kept run.
     history_ : list of IterationRecord
         Per iteration of the kept run: inertia, points that changed cluster,
-        empty clusters relocated, seconds.
+        empty clusters relocated, seconds, distance computations skipped.
+    algorithm_ : str
+        The algorithm that ran ("auto" resolved).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X has string column names (a DataFrame).
@@ -116,7 +134,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         "n_init": [v.Options(("auto",)), v.Integer(1)],
         "max_iter": [v.Integer(1)],
         "tol": [v.Real(0)],
-        "algorithm": [v.Options(tuple(STEPS))],
+        "algorithm": [v.Options(("auto", *STEPS))],
         "random_state": [v.RANDOM_STATE],
         "n_threads": [v.NONE, v.Integer(1)],
         "copy_x": [v.BOOL],
@@ -124,7 +142,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
     }
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, algorithm="lloyd", random_state=None, n_threads=None,
+                 tol=1e-4, algorithm="auto", random_state=None, n_threads=None,
                  copy_x=True, verbose=0):
         self.n_clusters = n_clusters
         self.init = init
@@ -198,6 +216,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         v.check_n_clusters(self.n_clusters, n_samples)
         weights = v.check_sample_weight(sample_weight, n_samples)
         data = Data(X, weights)
+        algorithm = resolve_algorithm(self.algorithm, data, self.n_clusters)
         tol = self.tol * mean_variance(X) if self.tol > 0 else 0.0
         seeds = v.seed_sequence(self.random_state).spawn(self._n_runs())
 
@@ -207,7 +226,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
                 centers = self._initial_centers(X, weights, np.random.default_rng(seed))
                 if self.verbose:
                     print(f"Run {run_index + 1}/{len(seeds)}: initialisation complete.")
-                result = run(data, centers, algorithm=self.algorithm,
+                result = run(data, centers, algorithm=algorithm,
                              max_iter=self.max_iter, tol=tol, verbose=self.verbose)
                 if best is None or result.inertia < best.inertia:
                     best = result
@@ -217,6 +236,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         self.inertia_ = best.inertia
         self.n_iter_ = best.n_iter
         self.history_ = best.history
+        self.algorithm_ = algorithm
         distinct = np.unique(self.labels_).size
         if distinct < self.n_clusters:
             warnings.warn(

@@ -1,0 +1,210 @@
+"""Exact accelerated k-means iterations: Hamerly (2010) and Elkan (2003).
+
+Both keep triangle-inequality bounds on each point's distances so that most
+distance computations can be skipped, and give the labels Lloyd's algorithm
+would give.  Distances here are Euclidean and computed from coordinate
+differences (exactly); skip tests are conservative by a relative margin, so a
+rounding error can cost a distance computation but never a wrong label.  Ties
+go to the lowest centroid index, as in Lloyd.
+
+Each kernel also accumulates what the driver's centroid update needs (group
+sums and weights, changed labels, skipped distance computations), as
+``lloyd.lloyd_iter_dense`` does, with rows split into fixed groups.  The
+inertia comes from those sums (see ``_driver``), since skipped points have no
+fresh distance.
+
+A negative label marks the first iteration: every distance is computed and
+the bounds are initialised.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from . import FASTMATH
+
+# Skip only when a bound wins by more than this relative margin.
+MARGIN = 1e-10
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _distance(X, i, origin, centers, j):
+    s = 0.0
+    for f in range(X.shape[1]):
+        diff = (X[i, f] - origin[f]) - centers[j, f]
+        s += diff * diff
+    return np.sqrt(s)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _accumulate(X, i, origin, w, label, sums, cluster_weight):
+    cluster_weight[label] += w
+    for f in range(X.shape[1]):
+        sums[label, f] += w * (X[i, f] - origin[f])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _hamerly_rows(X, weights, origin, centers, moved, half_gap, labels, upper, lower,
+                  start, stop, first, second, first_at, sums, cluster_weight):
+    """Rows start:stop of a Hamerly iteration; returns (changed, computed)."""
+    k = centers.shape[0]
+    sums[:] = 0.0
+    cluster_weight[:] = 0.0
+    changed = 0
+    computed = 0
+    for i in range(start, stop):
+        label = labels[i]
+        recompute = True
+        u = 0.0
+        if label >= 0:
+            u = upper[i] + moved[label]
+            lower[i] -= second if label == first_at else first
+            bound = max(lower[i], half_gap[label]) * (1.0 - MARGIN)
+            if u > bound:
+                u = _distance(X, i, origin, centers, label)
+                computed += 1
+                recompute = u > bound
+            else:
+                recompute = False
+        if recompute:
+            best, best_d, second_d = 0, np.inf, np.inf
+            for j in range(k):
+                d = _distance(X, i, origin, centers, j)
+                if d < best_d:
+                    second_d, best_d, best = best_d, d, j
+                elif d < second_d:
+                    second_d = d
+            computed += k
+            u = best_d
+            lower[i] = second_d
+            if best != label:
+                changed += 1
+                label = best
+                labels[i] = best
+        upper[i] = u
+        _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
+    return changed, computed
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def hamerly_iter(X, weights, origin, centers, moved, half_gap, labels, upper, lower,
+                 group_sums, group_weights, group_changed, group_skipped):
+    """One Hamerly iteration.
+
+    moved : (k,) how far each centroid moved since the bounds were set.
+    half_gap : (k,) half the distance from each centroid to its nearest other.
+    upper, lower : (n,) bound on the distance to the assigned centroid, and
+        on the distance to any other one.
+    """
+    n = X.shape[0]
+    k = centers.shape[0]
+    n_groups = group_sums.shape[0]
+    # Largest and second-largest movement: the lower bound drops by the
+    # largest movement among the *other* centroids.
+    first, second, first_at = 0.0, 0.0, -1
+    for j in range(k):
+        if moved[j] > first:
+            second = first
+            first = moved[j]
+            first_at = j
+        elif moved[j] > second:
+            second = moved[j]
+    for g in prange(n_groups):
+        start = g * n // n_groups
+        stop = (g + 1) * n // n_groups
+        changed, computed = _hamerly_rows(X, weights, origin, centers, moved, half_gap,
+                                          labels, upper, lower, start, stop, first, second,
+                                          first_at, group_sums[g], group_weights[g])
+        group_changed[g] = changed
+        group_skipped[g] = (stop - start) * k - computed
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _elkan_rows(X, weights, origin, centers, moved, center_dist, half_gap, labels, upper,
+                lower, start, stop, sums, cluster_weight):
+    """Rows start:stop of an Elkan iteration; returns (changed, skipped)."""
+    k = centers.shape[0]
+    sums[:] = 0.0
+    cluster_weight[:] = 0.0
+    changed = 0
+    skipped = 0
+    for i in range(start, stop):
+        label = labels[i]
+        if label < 0:
+            best, best_d = 0, np.inf
+            for j in range(k):
+                d = _distance(X, i, origin, centers, j)
+                lower[i, j] = d
+                if d < best_d:
+                    best_d, best = d, j
+            upper[i] = best_d
+            labels[i] = best
+            changed += 1
+            _accumulate(X, i, origin, weights[i], best, sums, cluster_weight)
+            continue
+        for j in range(k):
+            lower[i, j] = max(lower[i, j] - moved[j], 0.0)
+        u = upper[i] + moved[label]
+        if u <= half_gap[label] * (1.0 - MARGIN):
+            upper[i] = u
+            skipped += k
+            _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
+            continue
+        stale = True
+        initial = label
+        for j in range(k):
+            if j == label:
+                continue
+            if u <= lower[i, j] * (1.0 - MARGIN) or \
+                    u <= 0.5 * center_dist[label, j] * (1.0 - MARGIN):
+                skipped += 1
+                continue
+            if stale:
+                u = _distance(X, i, origin, centers, label)
+                lower[i, label] = u
+                stale = False
+                if u <= lower[i, j] * (1.0 - MARGIN) or \
+                        u <= 0.5 * center_dist[label, j] * (1.0 - MARGIN):
+                    skipped += 1
+                    continue
+            d = _distance(X, i, origin, centers, j)
+            lower[i, j] = d
+            if d < u or (d == u and j < label):
+                u = d
+                label = j
+        if stale:
+            skipped += 1  # the assigned centroid's distance was never refreshed
+        if label != initial:
+            changed += 1
+            labels[i] = label
+        upper[i] = u
+        _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
+    return changed, skipped
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def elkan_iter(X, weights, origin, centers, moved, center_dist, labels, upper, lower,
+               group_sums, group_weights, group_changed, group_skipped):
+    """One Elkan iteration.
+
+    moved : (k,) centroid movements since the bounds were set.
+    center_dist : (k, k) distances between the current centroids.
+    upper : (n,); lower : (n, k) a bound on the distance to every centroid.
+    """
+    n = X.shape[0]
+    k = centers.shape[0]
+    n_groups = group_sums.shape[0]
+    half_gap = np.empty(k)
+    for j in range(k):
+        nearest = np.inf
+        for m in range(k):
+            if m != j:
+                nearest = min(nearest, center_dist[j, m])
+        half_gap[j] = 0.5 * nearest
+    for g in prange(n_groups):
+        start = g * n // n_groups
+        stop = (g + 1) * n // n_groups
+        changed, skipped = _elkan_rows(X, weights, origin, centers, moved, center_dist,
+                                       half_gap, labels, upper, lower, start, stop,
+                                       group_sums[g], group_weights[g])
+        group_changed[g] = changed
+        group_skipped[g] = skipped
