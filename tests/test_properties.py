@@ -25,22 +25,24 @@ def problems(draw):
     weights = draw(st.one_of(
         st.none(), arrays(np.float64, n, elements=st.integers(1, 5).map(float))))
     init = draw(st.sampled_from(["k-means++", "random", "sharding", "k-means||"]))
-    return X, k, weights, init
+    algorithm = draw(st.sampled_from(["lloyd", "hamerly", "elkan"]))
+    return X, k, weights, init, algorithm
 
 
-def _fit(X, k, weights, init, **params):
+def _fit(X, k, weights, init, algorithm="lloyd", **params):
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fewer distinct points than clusters
-        return KMeans(k, init=init, random_state=0, **params).fit(X, sample_weight=weights)
+        return KMeans(k, init=init, algorithm=algorithm, random_state=0, **params).fit(
+            X, sample_weight=weights)
 
 
 @SETTINGS
 @given(problems())
 def test_labels_in_range_and_objective_never_rises(problem):
-    X, k, weights, init = problem
-    model = _fit(X, k, weights, init)
+    X, k, weights, init, algorithm = problem
+    model = _fit(X, k, weights, init, algorithm)
     assert model.labels_.min() >= 0 and model.labels_.max() < k
     assert np.isfinite(model.cluster_centers_).all()
     inertias = [r.inertia for r in model.history_]
@@ -52,8 +54,8 @@ def test_labels_in_range_and_objective_never_rises(problem):
 @SETTINGS
 @given(problems())
 def test_converged_centroid_is_the_mean_of_its_points(problem):
-    X, k, weights, init = problem
-    model = _fit(X, k, weights, init, tol=0.0)
+    X, k, weights, init, algorithm = problem
+    model = _fit(X, k, weights, init, algorithm, tol=0.0)
     assume(model.history_[-1].n_changed == 0 and model.n_iter_ < 300)
     w = np.ones(len(X)) if weights is None else weights
     for cluster in np.unique(model.labels_):
@@ -66,11 +68,12 @@ def test_converged_centroid_is_the_mean_of_its_points(problem):
 @SETTINGS
 @given(problems(), st.randoms(use_true_random=False))
 def test_permuting_rows_permutes_labels_only(problem, random):
-    X, k, weights, _ = problem
+    X, k, weights, _, algorithm = problem
     init = X[:k].copy()
     permutation = np.array(random.sample(range(len(X)), len(X)))
-    a = _fit(X, k, weights, init)
-    b = _fit(X[permutation], k, None if weights is None else weights[permutation], init)
+    a = _fit(X, k, weights, init, algorithm)
+    b = _fit(X[permutation], k, None if weights is None else weights[permutation], init,
+             algorithm)
     # Relocating an empty cluster breaks ties between equally far points by row
     # index, which a permutation legitimately changes.
     assume(not any(r.n_empty for r in a.history_ + b.history_))

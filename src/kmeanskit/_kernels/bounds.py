@@ -20,19 +20,26 @@ the bounds are initialised.
 import numpy as np
 from numba import njit, prange
 
-from . import FASTMATH
+from . import EXACT_MATH, FASTMATH
 
 # Skip only when a bound wins by more than this relative margin.
 MARGIN = 1e-10
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def _distance(X, i, origin, centers, j):
+@njit(cache=True, fastmath=EXACT_MATH)
+def _sq_distance(X, i, origin, centers, j):
+    """Squared distance, summed over features in order as Lloyd's direct
+    kernel does, so that exact ties compare equal in both."""
     s = 0.0
     for f in range(X.shape[1]):
         diff = (X[i, f] - origin[f]) - centers[j, f]
         s += diff * diff
-    return np.sqrt(s)
+    return s
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _distance(X, i, origin, centers, j):
+    return np.sqrt(_sq_distance(X, i, origin, centers, j))
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -66,16 +73,18 @@ def _hamerly_rows(X, weights, origin, centers, moved, half_gap, labels, upper, l
             else:
                 recompute = False
         if recompute:
-            best, best_d, second_d = 0, np.inf, np.inf
+            # Compare squared distances (as Lloyd does): two that differ could
+            # round to the same square root.
+            best, best_sq, second_sq = 0, np.inf, np.inf
             for j in range(k):
-                d = _distance(X, i, origin, centers, j)
-                if d < best_d:
-                    second_d, best_d, best = best_d, d, j
-                elif d < second_d:
-                    second_d = d
+                sq = _sq_distance(X, i, origin, centers, j)
+                if sq < best_sq:
+                    second_sq, best_sq, best = best_sq, sq, j
+                elif sq < second_sq:
+                    second_sq = sq
             computed += k
-            u = best_d
-            lower[i] = second_d
+            u = np.sqrt(best_sq)
+            lower[i] = np.sqrt(second_sq)
             if best != label:
                 changed += 1
                 label = best
@@ -130,13 +139,13 @@ def _elkan_rows(X, weights, origin, centers, moved, center_dist, half_gap, label
     for i in range(start, stop):
         label = labels[i]
         if label < 0:
-            best, best_d = 0, np.inf
+            best, best_sq = 0, np.inf
             for j in range(k):
-                d = _distance(X, i, origin, centers, j)
-                lower[i, j] = d
-                if d < best_d:
-                    best_d, best = d, j
-            upper[i] = best_d
+                sq = _sq_distance(X, i, origin, centers, j)
+                lower[i, j] = np.sqrt(sq)
+                if sq < best_sq:
+                    best_sq, best = sq, j
+            upper[i] = np.sqrt(best_sq)
             labels[i] = best
             changed += 1
             _accumulate(X, i, origin, weights[i], best, sums, cluster_weight)
@@ -151,6 +160,7 @@ def _elkan_rows(X, weights, origin, centers, moved, center_dist, half_gap, label
             continue
         stale = True
         initial = label
+        u_sq = 0.0
         for j in range(k):
             if j == label:
                 continue
@@ -159,17 +169,20 @@ def _elkan_rows(X, weights, origin, centers, moved, center_dist, half_gap, label
                 skipped += 1
                 continue
             if stale:
-                u = _distance(X, i, origin, centers, label)
+                u_sq = _sq_distance(X, i, origin, centers, label)
+                u = np.sqrt(u_sq)
                 lower[i, label] = u
                 stale = False
                 if u <= lower[i, j] * (1.0 - MARGIN) or \
                         u <= 0.5 * center_dist[label, j] * (1.0 - MARGIN):
                     skipped += 1
                     continue
-            d = _distance(X, i, origin, centers, j)
-            lower[i, j] = d
-            if d < u or (d == u and j < label):
-                u = d
+            # Squared distances decide (as in Lloyd), ties to the lower index.
+            sq = _sq_distance(X, i, origin, centers, j)
+            lower[i, j] = np.sqrt(sq)
+            if sq < u_sq or (sq == u_sq and j < label):
+                u_sq = sq
+                u = lower[i, j]
                 label = j
         if stale:
             skipped += 1  # the assigned centroid's distance was never refreshed

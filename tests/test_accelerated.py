@@ -1,0 +1,100 @@
+"""Hamerly and Elkan: exactly Lloyd's iterations, fewer distance computations."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import blobs
+
+import kmeanskit._driver as driver
+from kmeanskit import KMeans
+
+ACCELERATED = ["hamerly", "elkan"]
+
+
+def _same_run(X, k, algorithm, weights=None, init=None):
+    init = X[:k].copy() if init is None else init
+    lloyd = KMeans(k, init=init, algorithm="lloyd", tol=0).fit(X, sample_weight=weights)
+    fast = KMeans(k, init=init, algorithm=algorithm, tol=0).fit(X, sample_weight=weights)
+    assert fast.algorithm_ == algorithm
+    assert fast.n_iter_ == lloyd.n_iter_
+    assert [r.n_changed for r in fast.history_] == [r.n_changed for r in lloyd.history_]
+    np.testing.assert_array_equal(fast.labels_, lloyd.labels_)
+    tolerance = 1e-5 if X.dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(fast.cluster_centers_, lloyd.cluster_centers_,
+                               rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose([r.inertia for r in fast.history_],
+                               [r.inertia for r in lloyd.history_], rtol=1e-6)
+    assert fast.inertia_ == pytest.approx(lloyd.inertia_, rel=1e-9)
+    return lloyd, fast
+
+
+@pytest.mark.parametrize("algorithm", ACCELERATED)
+@pytest.mark.parametrize("kind", ["float64", "float32", "weighted", "wide"])
+def test_same_iterations_as_lloyd(rng, algorithm, kind):
+    d = 40 if kind == "wide" else 5
+    X, _ = blobs(rng, n=3000, d=d, k=12, spread=4.0,
+                 dtype=np.float32 if kind == "float32" else np.float64)
+    weights = rng.uniform(0.1, 3.0, len(X)) if kind == "weighted" else None
+    _, fast = _same_run(X, 12, algorithm, weights)
+    assert sum(r.n_skipped for r in fast.history_[1:]) > 0
+
+
+@pytest.mark.parametrize("algorithm", ACCELERATED)
+@pytest.mark.parametrize("name, k", [("s1", 15), ("a3", 50), ("unbalance", 8),
+                                     ("dim032", 16), ("birch1", 100)])
+def test_same_iterations_on_real_sets(data_dir, algorithm, name, k):
+    X = np.loadtxt(data_dir / name / f"{name}.txt")
+    if name == "birch1":
+        X = X[::4]
+    init = X[np.random.default_rng(0).choice(len(X), k, replace=False)]
+    _same_run(X, k, algorithm, init=init)
+
+
+def test_skipped_distances_are_reported(rng):
+    X, _ = blobs(rng, n=5000, d=3, k=20, spread=6.0)
+    lloyd = KMeans(20, init=X[:20], algorithm="lloyd").fit(X)
+    elkan = KMeans(20, init=X[:20], algorithm="elkan").fit(X)
+    assert all(r.n_skipped == 0 for r in lloyd.history_)
+    assert elkan.history_[0].n_skipped == 0  # the first iteration computes everything
+    late = elkan.history_[-1]
+    assert late.n_skipped > 0.8 * 5000 * 20
+
+
+@pytest.mark.parametrize("shape, expected", [
+    ((1000, 2, 16), "lloyd"), ((1000, 16, 64), "hamerly"), ((1000, 100, 10), "elkan"),
+    ((1000, 16, 300), "lloyd"), ((1000, 100, 200), "lloyd"),
+])
+def test_auto_follows_the_measured_rule(shape, expected):
+    n, d, k = shape
+    X = np.random.default_rng(0).normal(size=(n, d))
+    assert KMeans(k, random_state=0, max_iter=2).fit(X).algorithm_ == expected
+
+
+def test_sparse_input_always_runs_lloyd(rng):
+    X, _ = blobs(rng, n=500, d=20, k=4)
+    X[np.abs(X) < 2] = 0
+    model = KMeans(4, algorithm="elkan", random_state=0).fit(sp.csr_matrix(X))
+    assert model.algorithm_ == "lloyd"
+
+
+def test_elkan_gives_way_to_hamerly_beyond_its_memory_budget(rng, monkeypatch):
+    X, _ = blobs(rng, n=1000, d=5, k=8)
+    monkeypatch.setattr(driver, "ELKAN_MAX_BYTES", 1000 * 8 * 8 - 1)
+    assert KMeans(8, algorithm="elkan", random_state=0).fit(X).algorithm_ == "hamerly"
+
+
+@pytest.mark.parametrize("algorithm", ACCELERATED)
+def test_same_result_on_one_and_two_threads(rng, algorithm):
+    X, _ = blobs(rng, n=6000, d=6, k=10)
+    one = KMeans(10, algorithm=algorithm, random_state=2, n_threads=1).fit(X)
+    two = KMeans(10, algorithm=algorithm, random_state=2, n_threads=2).fit(X)
+    np.testing.assert_array_equal(one.labels_, two.labels_)
+    np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
+
+
+@pytest.mark.parametrize("algorithm", ACCELERATED)
+def test_empty_clusters_and_duplicates(algorithm):
+    X = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [10.0, 10.0]] * 5)
+    init = np.array([[0.0, 0.0], [10.0, 10.0], [100.0, 100.0]])
+    lloyd, fast = _same_run(X, 3, algorithm, init=init)
+    assert fast.history_[0].n_empty == 1 and np.isfinite(fast.cluster_centers_).all()
