@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import blobs
 
 import kmeanskit._driver as driver
+from conftest import blobs
 from kmeanskit import KMeans
 
 ACCELERATED = ["hamerly", "elkan"]

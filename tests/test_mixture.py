@@ -80,10 +80,12 @@ def test_em_never_decreases_the_lower_bound(seed, covariance_type, k, init):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = GaussianMixture(k, covariance_type=covariance_type, init_params=init,
-                                max_iter=30, tol=0, reg_covar=1e-4, random_state=seed).fit(X)
+                                max_iter=30, tol=0, reg_covar=1e-6, random_state=seed).fit(X)
     bounds = [h["lower_bound"] for h in model.history_]
+    # reg_covar makes each M-step a slightly regularised maximiser, and sums
+    # round: allow a decrease far below any real step.
     for before, after in zip(bounds, bounds[1:], strict=False):
-        assert after >= before - 1e-9 * abs(before)
+        assert after >= before - 1e-7 * abs(before)
 
 
 def test_mixture_recovers_elongated_unequal_clusters_where_kmeans_fails(rng):
