@@ -57,3 +57,26 @@ class KMeansResult:
     inertia: float
     n_iter: int
     history: list[IterationRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MiniBatchRecord:
+    """What one mini-batch step did.
+
+    Attributes
+    ----------
+    step : int
+    batch_inertia : float
+        Inertia of the batch under the centroids before the step, per sample.
+    smoothed_inertia : float
+        Exponentially weighted average of ``batch_inertia`` (the stopping signal).
+    n_reassigned : int
+        Small clusters moved onto random batch points in this step.
+    seconds : float
+    """
+
+    step: int
+    batch_inertia: float
+    smoothed_inertia: float
+    n_reassigned: int
+    seconds: float
