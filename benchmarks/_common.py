@@ -43,10 +43,11 @@ def best_time(function, repeat: int) -> tuple[float, object]:
     return best, result
 
 
-def make_blobs(n: int, d: int, k: int, dtype, seed: int = 0) -> np.ndarray:
-    """``n`` points around ``k`` random centres in [-10, 10]^d, unit spread."""
+def make_blobs(n: int, d: int, k: int, dtype, seed: int = 0, spread: float = 1.0):
+    """``n`` points around ``k`` random centres in [-10, 10]^d, standard
+    deviation ``spread`` (larger: overlapping clusters, more iterations)."""
     rng = np.random.default_rng(seed)
     centres = rng.uniform(-10, 10, size=(k, d))
     X = centres[rng.integers(0, k, size=n)]
-    X += rng.normal(size=(n, d))
+    X += rng.normal(scale=spread, size=(n, d))
     return X.astype(dtype)

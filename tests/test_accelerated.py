@@ -60,14 +60,37 @@ def test_skipped_distances_are_reported(rng):
     assert late.n_skipped > 0.8 * 5000 * 20
 
 
-@pytest.mark.parametrize("shape, expected", [
-    ((1000, 2, 16), "lloyd"), ((1000, 16, 64), "hamerly"), ((1000, 100, 10), "elkan"),
+@pytest.mark.parametrize("shape, plan", [
+    ((1000, 2, 16), "lloyd"), ((1000, 16, 64), "auto:hamerly"), ((1000, 100, 10), "auto:elkan"),
     ((1000, 16, 300), "lloyd"), ((1000, 100, 200), "lloyd"),
 ])
-def test_auto_follows_the_measured_rule(shape, expected):
+def test_auto_plan_follows_the_measured_rule(shape, plan):
     n, d, k = shape
-    X = np.random.default_rng(0).normal(size=(n, d))
-    assert KMeans(k, random_state=0, max_iter=2).fit(X).algorithm_ == expected
+    data = driver.Data(np.zeros((n, d)), np.ones(n))
+    assert driver.resolve_algorithm("auto", data, k) == plan
+
+
+def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng):
+    X, _ = blobs(rng, n=20_000, d=12, k=30, spread=8.0)
+    init = X[:30].copy()
+    auto = KMeans(30, init=init, tol=0).fit(X)
+    lloyd = KMeans(30, init=init, tol=0, algorithm="lloyd").fit(X)
+    steps = [r.algorithm for r in auto.history_]
+    assert steps[0] == "lloyd" and "hamerly" in steps
+    assert auto.algorithm_.startswith("lloyd+hamerly")
+    np.testing.assert_array_equal(auto.labels_, lloyd.labels_)
+    assert auto.n_iter_ == lloyd.n_iter_
+    assert [r.n_changed for r in auto.history_] == [r.n_changed for r in lloyd.history_]
+
+
+def test_auto_returns_to_lloyd_when_bounds_do_not_pay(rng, monkeypatch):
+    monkeypatch.setattr(driver, "KEEP_BOUNDS", 1.01)  # no bound can skip that much
+    X, _ = blobs(rng, n=20_000, d=12, k=30, spread=8.0)
+    model = KMeans(30, init=X[:30], tol=0).fit(X)
+    steps = [r.algorithm for r in model.history_]
+    first = steps.index("hamerly")
+    assert steps[first:first + 2] == ["hamerly", "hamerly"]
+    assert set(steps[first + 2:]) <= {"lloyd"} and model.algorithm_ == "lloyd+hamerly"
 
 
 def test_sparse_input_always_runs_lloyd(rng):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import blobs
 from sklearn.cluster import MiniBatchKMeans as SklearnMiniBatchKMeans
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from conftest import blobs
 from kmeanskit import KMeans, MiniBatchKMeans
 
 REASON = ("random batches are drawn by row position and the check reorders rows between "

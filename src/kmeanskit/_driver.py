@@ -222,14 +222,24 @@ class BoundStep:
         return np.sqrt(((centers_original - self.previous) ** 2).sum(axis=1))
 
     def iterate(self, centers, origin, labels):
-        """As :meth:`LloydStep.iterate`, skipping what the bounds allow."""
+        """As :meth:`LloydStep.iterate`, skipping what the bounds allow.
+
+        The first call computes every distance to set the bounds (negative
+        labels tell the kernels so), also when the run started with another
+        algorithm and the labels are already set.
+        """
         original = centers.astype(np.float64) + origin
         moved = self._moved(original)
+        fresh = self.previous is None
+        before = labels.copy() if fresh else None
+        if fresh:
+            labels[:] = -1
         self._run(centers, origin, original, moved, labels)
         self.previous = original
         sums, weights = self.sums.sum(axis=0), self.weights.sum(axis=0)
-        return (sums, weights, self._inertia(centers, origin, sums, weights),
-                int(self.changed.sum()), int(self.skipped.sum()))
+        changed = int((labels != before).sum()) if fresh else int(self.changed.sum())
+        return (sums, weights, self._inertia(centers, origin, sums, weights), changed,
+                int(self.skipped.sum()))
 
 
 class HamerlyStep(BoundStep):
@@ -265,33 +275,44 @@ STEPS = {"lloyd": LloydStep, "hamerly": HamerlyStep, "elkan": ElkanStep}
 
 
 def resolve_algorithm(algorithm: str, data: Data, n_clusters: int) -> str:
-    """The algorithm that will run: "auto" resolved, and what the data allows
-    (sparse input always runs Lloyd; Elkan's n x k bounds must fit their
-    memory budget, else Hamerly runs)."""
+    """The algorithm that will run, as a ``run`` plan: "lloyd", "hamerly",
+    "elkan", or "auto:<bounded>" (Lloyd first, then the bounded algorithm;
+    see :func:`run`).  Sparse input always runs Lloyd; Elkan's n x k bounds
+    must fit their memory budget, else Hamerly runs."""
     n, d = data.X.shape
     if data.sparse:
         return "lloyd"
-    if algorithm == "auto":
+    adaptive = algorithm == "auto"
+    if adaptive:
         algorithm = auto_algorithm(n, d, n_clusters)
     if algorithm == "elkan" and n * n_clusters * 8 > ELKAN_MAX_BYTES:
-        return "hamerly"
-    return algorithm
+        algorithm = "hamerly"
+    return f"auto:{algorithm}" if adaptive and algorithm != "lloyd" else algorithm
 
 
 def auto_algorithm(n: int, d: int, n_clusters: int) -> str:
-    """The measured choice (benchmarks/RESULTS.md, "Choosing the algorithm").
+    """The bounded algorithm ``auto`` may move to, from the measured
+    crossovers (benchmarks/RESULTS.md, "Choosing the algorithm").
 
     Lloyd's blocked kernel wins at low dimension (its direct loops are cheaper
     than bookkeeping bounds) and for many clusters (a failed bound costs k
     direct distances where Lloyd does one BLAS product); Elkan's k bounds pay
     at high dimension, where each skipped distance is expensive; Hamerly's
-    single bound wins in between.
+    single bound in between.
     """
     if d < 8 or n_clusters >= 256:
         return "lloyd"
     if d >= 64:
         return "elkan" if n_clusters <= 128 else "lloyd"
     return "hamerly"
+
+
+# The adaptive plan: Lloyd while more than this share of the points change
+# cluster (bounds would be reset every iteration), then the bounded algorithm,
+# and back to Lloyd for good if its bounds skip less than this share of the
+# distances (a failed bound costs direct distances, Lloyd's are BLAS products).
+SWITCH_TO_BOUNDS = 0.05
+KEEP_BOUNDS = 0.8
 
 
 def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tuple[int, bool]:
@@ -322,6 +343,41 @@ def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tupl
     return int(empty.size), bool(dist[order[0]] > 0)
 
 
+class Plan:
+    """Which step runs each iteration: one algorithm throughout, or for
+    ``"auto:<bounded>"`` Lloyd first, the bounded algorithm once few labels
+    change, and Lloyd again for good if the bounds do not skip enough.  All
+    are exact, so switching changes the speed, never the iterations."""
+
+    def __init__(self, algorithm: str, data: Data, n_clusters: int):
+        self.data, self.n_clusters = data, n_clusters
+        adaptive = algorithm.startswith("auto:")
+        self.bounded = algorithm.split(":", 1)[1] if adaptive else None
+        self.current = "lloyd" if adaptive else algorithm
+        self.step = STEPS[self.current](data, n_clusters)
+        self.gave_up = False
+        self.bounded_iterations = 0
+
+    def after(self, record: IterationRecord) -> None:
+        if self.bounded is None:
+            return
+        n = self.data.n_samples
+        if self.current == "lloyd":
+            if not self.gave_up and record.n_changed < SWITCH_TO_BOUNDS * n:
+                self._use(self.bounded)
+            return
+        self.bounded_iterations += 1
+        # The first bounded iteration only sets the bounds: judge the second.
+        if self.bounded_iterations >= 2 and \
+                record.n_skipped < KEEP_BOUNDS * n * self.n_clusters:
+            self.gave_up = True
+            self._use("lloyd")
+
+    def _use(self, name: str) -> None:
+        self.current = name
+        self.step = STEPS[name](self.data, self.n_clusters)
+
+
 @dataclass
 class RunResult:
     centers: np.ndarray
@@ -335,7 +391,8 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
         tol: float, verbose: int = 0) -> RunResult:
     """Iterate from ``centers`` until convergence, then label every row.
 
-    Stops when no label changes and no empty cluster had to move (strict
+    ``algorithm`` is a plan from :func:`resolve_algorithm`.  Stops when no
+    label changes and no empty cluster had to move (strict
     convergence), else when the squared centroid shift summed over clusters
     is at most ``tol`` (already scaled by the data variance), else after
     ``max_iter`` iterations.  Unless convergence was strict, a final
@@ -345,15 +402,15 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
     n_clusters = centers.shape[0]
     centers = np.ascontiguousarray(centers, dtype=data.dtype)
     labels = np.full(data.n_samples, -1, dtype=np.int32)
-    step = STEPS[algorithm](data, n_clusters)
+    plan = Plan(algorithm, data, n_clusters)
     history = []
     strict = False
     for iteration in range(1, max_iter + 1):
         start = time.perf_counter()
         origin = data.origin(centers)
         centred = np.ascontiguousarray(centers - origin)
-        sums, cluster_weights, inertia, n_changed, n_skipped = step.iterate(centred, origin,
-                                                                             labels)
+        sums, cluster_weights, inertia, n_changed, n_skipped = plan.step.iterate(
+            centred, origin, labels)
         n_empty, relocated = relocate_empty(data, centers, origin, labels, sums,
                                             cluster_weights)
         new_centers = centers.astype(np.float64)  # a cluster left empty keeps its centre
@@ -363,7 +420,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
         shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
         centers = new_centers
         record = IterationRecord(iteration, inertia, n_changed, n_empty,
-                                 time.perf_counter() - start, n_skipped)
+                                 time.perf_counter() - start, n_skipped, plan.current)
         history.append(record)
         if verbose:
             print(f"Iteration {iteration}: inertia {inertia:.6g}, {n_changed} "
@@ -379,6 +436,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
                 print(f"Converged at iteration {iteration}: centre shift "
                       f"{shift:.3g} within tolerance {tol:.3g}.")
             break
+        plan.after(record)
     if strict and shift == 0.0:
         # The last pass labelled with exactly the final centroids.
         return RunResult(centers, labels, inertia, iteration, history)

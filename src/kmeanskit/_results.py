@@ -28,6 +28,8 @@ class IterationRecord:
         Point-to-centroid distance computations the bounds of an accelerated
         algorithm saved, relative to Lloyd's n x k (0 for Lloyd; negative when
         re-tightening a bound cost more than it saved).
+    algorithm : str
+        The algorithm that ran this iteration.
     """
 
     iteration: int
@@ -36,6 +38,7 @@ class IterationRecord:
     n_empty: int
     seconds: float
     n_skipped: int = 0
+    algorithm: str = "lloyd"
 
 
 @dataclass(frozen=True)

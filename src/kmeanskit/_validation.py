@@ -185,9 +185,12 @@ def check_finite(values, name: str) -> None:
     """Raise a ValueError locating the first NaN or infinity in ``values``
     (a dense array or a CSR matrix)."""
     stored = values.data if sp.issparse(values) else values
-    finite = np.isfinite(stored)
-    if finite.all():
+    # In blocks of rows: a memory-mapped X is never materialised whole.
+    block_rows = max(1, 2**22 // max(1, int(np.prod(stored.shape[1:]))))
+    if all(np.isfinite(stored[start:start + block_rows]).all()
+           for start in range(0, stored.shape[0], block_rows)):
         return
+    finite = np.isfinite(stored)
     bad = np.argwhere(~finite)
     first = tuple(int(i) for i in bad[0])
     kind = "NaN" if np.isnan(stored[first]) else "infinite"

@@ -78,10 +78,12 @@ array-like of shape (n_clusters, n_features), default="k-means++"
           dimension);
         - ``"elkan"``: k lower bounds per point (prunes most, costs n x k
           memory: beyond 1 GiB of bounds it runs Hamerly instead);
-        - ``"auto"``: Lloyd for sparse input, below 8 features or from 256
-          clusters on; Elkan from 64 features with at most 128 clusters;
-          Hamerly otherwise (the crossovers measured in
-          ``benchmarks/RESULTS.md``).
+        - ``"auto"``: Lloyd while many points change cluster; then, for
+          dense data with 8 or more features and fewer than 256 clusters,
+          Hamerly (Elkan from 64 features with at most 128 clusters) once
+          fewer than 5 % change, and back to Lloyd for good if the bounds
+          skip less than 80 % of the distances (crossovers measured in
+          ``benchmarks/RESULTS.md``). Sparse input always runs Lloyd.
 
         ``algorithm_`` records what ran.
     random_state : int, numpy Generator, numpy RandomState or None, default=None
@@ -110,7 +112,8 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         Per iteration of the kept run: inertia, points that changed cluster,
         empty clusters relocated, seconds, distance computations skipped.
     algorithm_ : str
-        The algorithm that ran ("auto" resolved).
+        The algorithm that ran; for ``"auto"`` the ones it used, in order
+        (e.g. ``"lloyd+hamerly"``).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X has string column names (a DataFrame).
@@ -236,7 +239,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         self.inertia_ = best.inertia
         self.n_iter_ = best.n_iter
         self.history_ = best.history
-        self.algorithm_ = algorithm
+        self.algorithm_ = "+".join(dict.fromkeys(r.algorithm for r in best.history))
         distinct = np.unique(self.labels_).size
         if distinct < self.n_clusters:
             warnings.warn(

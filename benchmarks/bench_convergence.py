@@ -1,0 +1,107 @@
+"""Whole fits to convergence: kmeanskit vs scikit-learn (lloyd and elkan) vs FAISS.
+
+Same data, same initial centroids (one k-means++ seeding), ``tol=0``: every
+library iterates until no label changes (FAISS, which has no such rule, runs
+the same number of iterations as kmeanskit needed, without subsampling).
+Then default settings against default settings (each library's own seeding).
+Shapes from the benchmark brief plus the Birch1/Birch2 sets when
+``KMEANSKIT_DATA`` names the benchmark-data folder.
+
+Run:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_convergence.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import blas_report, machine_report, make_blobs
+
+SHAPES = [(1_000_000, 2, 16), (200_000, 32, 64), (60_000, 784, 10), (200_000, 64, 512)]
+
+
+# Overlapping clusters (spread 6 around centres in [-10, 10]^d), so that fits
+# take tens of iterations rather than the two that well-separated blobs need.
+SPREAD = 6.0
+
+
+def datasets():
+    for n, d, k in SHAPES:
+        yield f"blobs ({n:,}, {d}, {k})", make_blobs(n, d, k, np.float64, spread=SPREAD), k
+    folder = os.environ.get("KMEANSKIT_DATA")
+    if folder:
+        for name in ("birch1", "birch2"):
+            yield f"{name} (100,000, 2, 100)", np.loadtxt(Path(folder) / name / f"{name}.txt"), 100
+
+
+def timed(function):
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def main() -> int:
+    from sklearn.cluster import KMeans as SklearnKMeans
+    from sklearn.cluster import kmeans_plusplus
+
+    from kmeanskit import KMeans
+
+    try:
+        import faiss
+    except ImportError:
+        faiss = None
+    print(machine_report())
+    print(blas_report())
+    print()
+    print("To convergence from the same init (seconds; iterations):")
+    print("| data | kmeanskit (auto) | sklearn lloyd | sklearn elkan | FAISS, same iterations "
+          "| best sklearn / ours | FAISS / ours |")
+    print("|---|---|---|---|---|---|---|")
+    defaults = []
+    for name, X, k in datasets():
+        init, _ = kmeans_plusplus(X, k, random_state=0)
+        KMeans(k, init=init, max_iter=2).fit(X[:5000])  # compile outside the timing
+        ours_t, ours = timed(lambda X=X, k=k, init=init: KMeans(
+            k, init=init, tol=0.0, max_iter=1000).fit(X))
+        lloyd_t, lloyd = timed(lambda X=X, k=k, init=init: SklearnKMeans(
+            k, init=init, n_init=1, tol=0.0, max_iter=1000, algorithm="lloyd").fit(X))
+        elkan_t, elkan = timed(lambda X=X, k=k, init=init: SklearnKMeans(
+            k, init=init, n_init=1, tol=0.0, max_iter=1000, algorithm="elkan").fit(X))
+        faiss_cell, faiss_ratio = "-", "-"
+        if faiss is not None:
+            X32, init32 = np.ascontiguousarray(X, dtype=np.float32), init.astype(np.float32)
+
+            def run_faiss(X32=X32, init32=init32, k=k, iters=ours.n_iter_):
+                model = faiss.Kmeans(X32.shape[1], k, niter=iters,
+                                     max_points_per_centroid=X32.shape[0], seed=0)
+                model.train(X32, init_centroids=init32)
+                return model
+
+            faiss_t, _ = timed(run_faiss)
+            faiss_cell, faiss_ratio = f"{faiss_t:.2f}", f"{faiss_t / ours_t:.2f}"
+        best = min(lloyd_t, elkan_t)
+        print(f"| {name} | {ours_t:.2f} ({ours.algorithm_}, {ours.n_iter_}) "
+              f"| {lloyd_t:.2f} ({lloyd.n_iter_}) | {elkan_t:.2f} ({elkan.n_iter_}) "
+              f"| {faiss_cell} | {best / ours_t:.2f} | {faiss_ratio} |", flush=True)
+        ours_d = timed(lambda X=X, k=k: KMeans(k, random_state=0).fit(X))
+        theirs_d = timed(lambda X=X, k=k: SklearnKMeans(k, random_state=0).fit(X))
+        defaults.append((name, ours_d, theirs_d))
+    print()
+    print("Default settings, each library's own seeding (seconds; final inertia):")
+    print("| data | kmeanskit | sklearn | time sklearn/ours | inertia ours/sklearn |")
+    print("|---|---|---|---|---|")
+    for name, (ours_t, ours), (theirs_t, theirs) in defaults:
+        print(f"| {name} | {ours_t:.2f} ({ours.inertia_:.6g}) | {theirs_t:.2f} "
+              f"({theirs.inertia_:.6g}) | {theirs_t / ours_t:.2f} "
+              f"| {ours.inertia_ / theirs.inertia_:.4f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
