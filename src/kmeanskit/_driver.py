@@ -79,7 +79,10 @@ class Data:
         return row - origin
 
 
-def _row_blocks(n: int, rows: int = 65536):
+def _row_blocks(X, block_bytes: int = 2**20):
+    """Slices of rows whose float64 temporaries take about ``block_bytes``."""
+    n, d = X.shape
+    rows = max(256, block_bytes // (8 * max(d, 1)))
     return (slice(start, start + rows) for start in range(0, n, rows))
 
 
@@ -97,7 +100,7 @@ def mean_variance(X) -> float:
     reference = X[0].astype(np.float64)
     total = np.zeros(X.shape[1])
     sq = np.zeros(X.shape[1])
-    for block in _row_blocks(n):
+    for block in _row_blocks(X):
         diff = X[block] - reference
         total += diff.sum(axis=0)
         sq += np.einsum("ij,ij->j", diff, diff)
@@ -110,7 +113,7 @@ def column_mean(X) -> np.ndarray:
     if sp.issparse(X):
         return np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
     total = np.zeros(X.shape[1])
-    for block in _row_blocks(X.shape[0]):
+    for block in _row_blocks(X):
         total += X[block].sum(axis=0, dtype=np.float64)
     return total / X.shape[0]
 
@@ -118,7 +121,7 @@ def column_mean(X) -> np.ndarray:
 def centred_sq_norms(X, origin) -> np.ndarray:
     """Squared norm of each dense row minus ``origin``, in float64."""
     out = np.empty(X.shape[0])
-    for block in _row_blocks(X.shape[0]):
+    for block in _row_blocks(X):
         diff = X[block] - origin
         out[block] = np.einsum("ij,ij->i", diff, diff)
     return out
@@ -201,7 +204,7 @@ class BoundStep:
         self.total_weight = float(data.weights.sum())
         self.first_moment = np.zeros(d)
         self.second_moment = 0.0
-        for block in _row_blocks(n):
+        for block in _row_blocks(data.X):
             diff = data.X[block] - self.mean
             w = data.weights[block]
             self.first_moment += w @ diff

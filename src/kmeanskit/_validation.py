@@ -186,7 +186,7 @@ def check_finite(values, name: str) -> None:
     (a dense array or a CSR matrix)."""
     stored = values.data if sp.issparse(values) else values
     # In blocks of rows: a memory-mapped X is never materialised whole.
-    block_rows = max(1, 2**22 // max(1, int(np.prod(stored.shape[1:]))))
+    block_rows = max(1, 2**20 // max(1, int(np.prod(stored.shape[1:]))))
     if all(np.isfinite(stored[start:start + block_rows]).all()
            for start in range(0, stored.shape[0], block_rows)):
         return

@@ -67,6 +67,8 @@ def _pick_weighted(cumulative: np.ndarray, rng: np.random.Generator, size: int):
 
 
 def _random_points(X, n_clusters, weights, rng):
+    if weights.min() == weights.max():  # equal weights: no O(n) probability vector
+        return _rows(X, rng.choice(X.shape[0], size=n_clusters, replace=False))
     positive = np.flatnonzero(weights > 0)
     if positive.size >= n_clusters:
         p = weights[positive] / weights[positive].sum()
@@ -130,10 +132,15 @@ def _naive_sharding(X, n_clusters, weights):
     shard = np.repeat(first, span) + np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
     overlap = (np.minimum(hi[row], shard + 1) - np.maximum(lo[row], shard)) / scale
     keep = overlap > 0
-    indicator = sp.csr_matrix((overlap[keep], (shard[keep], order[row[keep]])),
+    indicator = sp.csc_matrix((overlap[keep], (shard[keep], order[row[keep]])),
                               shape=(n_clusters, X.shape[0]))
-    sums = indicator @ X
-    sums = sums.toarray() if sp.issparse(sums) else np.asarray(sums, dtype=np.float64)
+    # Sum in blocks of rows: the product upcasts to float64, and a block-sized
+    # copy is all a memory-mapped X should cost.
+    sums = np.zeros((n_clusters, X.shape[1]))
+    step = max(256, 2**22 // (8 * X.shape[1]))
+    for start in range(0, X.shape[0], step):
+        part = indicator[:, start:start + step] @ X[start:start + step]
+        sums += part.toarray() if sp.issparse(part) else part
     shard_weight = np.asarray(indicator.sum(axis=1)).ravel()
     return (sums / shard_weight[:, None]).astype(X.dtype)
 
