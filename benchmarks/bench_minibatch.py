@@ -56,7 +56,7 @@ def main() -> int:
             p, (seconds, inertia) = max(within, key=lambda item: item[0])
             print(f"In scikit-learn's time for {passes} pass(es) ({budget:.2f} s), kmeanskit "
                   f"runs {p} pass(es) ({seconds:.2f} s): inertia {inertia:.6g} vs "
-                  f"{row['sklearn'][1]:.6g} ({inertia / row['sklearn'][1]:.3f}x).")
+                  f"{row['sklearn'][1]:.6g} ({inertia / row['sklearn'][1]:.5f}x).")
     return 0
 
 
