@@ -153,8 +153,9 @@ def _group_count(n: int, n_clusters: int, n_features: int) -> int:
     return max(1, min(-(-n_chunks // MIN_CHUNKS_PER_GROUP), MAX_GROUPS, by_memory))
 
 
-class LloydStep:
-    """Lloyd's algorithm: no state beyond the per-group accumulation buffers."""
+class _GroupBuffers:
+    """Per-group partial results every step's kernel fills: weighted sums of
+    the rows, cluster weights and changed labels (reduced in group order)."""
 
     def __init__(self, data: Data, n_clusters: int):
         self.data = data
@@ -162,8 +163,15 @@ class LloydStep:
         n_groups = _group_count(n, n_clusters, d)
         self.sums = np.empty((n_groups, n_clusters, d))
         self.weights = np.empty((n_groups, n_clusters))
-        self.inertia = np.empty(n_groups)
         self.changed = np.empty(n_groups, dtype=np.int64)
+
+
+class LloydStep(_GroupBuffers):
+    """Lloyd's algorithm: no state beyond the per-group accumulation buffers."""
+
+    def __init__(self, data: Data, n_clusters: int):
+        super().__init__(data, n_clusters)
+        self.inertia = np.empty(self.sums.shape[0])
 
     def iterate(self, centers: np.ndarray, origin: np.ndarray, labels: np.ndarray):
         """Assign with ``centers`` (given relative to ``origin``).
@@ -184,18 +192,14 @@ class LloydStep:
                 float(self.inertia.sum()), int(self.changed.sum()), 0)
 
 
-class BoundStep:
+class BoundStep(_GroupBuffers):
     """Shared state of the bounded algorithms: bounds, the centroids the bounds
     refer to, and the totals that give the inertia from per-cluster sums."""
 
     def __init__(self, data: Data, n_clusters: int):
-        self.data = data
+        super().__init__(data, n_clusters)
         n, d = data.X.shape
-        n_groups = _group_count(n, n_clusters, d)
-        self.sums = np.empty((n_groups, n_clusters, d))
-        self.weights = np.empty((n_groups, n_clusters))
-        self.changed = np.empty(n_groups, dtype=np.int64)
-        self.skipped = np.empty(n_groups, dtype=np.int64)
+        self.skipped = np.empty(self.sums.shape[0], dtype=np.int64)
         self.upper = np.zeros(n)
         self.previous = None
         # sum w |x - m|^2 and sum w (x - m) about the data mean m: the inertia

@@ -93,6 +93,20 @@ def _outputs(out: Path, data: str, names: list[str]) -> dict[str, Path]:
     return paths
 
 
+def _load_segmenter(model: Path, data: str, out: Path | None):
+    """The segmentation model in ``model``; refuses an ``out`` that is the input."""
+    from .persistence import load_model
+    from .segmentation import SegmentationError, Segmenter
+
+    segmenter = load_model(model)
+    if not isinstance(segmenter, Segmenter):
+        raise SegmentationError(f"{model} holds a {type(segmenter).__name__}, not a "
+                                "segmentation model from 'kmeanskit segment'.")
+    if out is not None and data != "-" and Path(data).resolve() == out.resolve():
+        raise SegmentationError(f"--out {str(out)!r} would overwrite the input file.")
+    return segmenter
+
+
 def _say(quiet: bool, text: str):
     if not quiet:
         typer.echo(text)

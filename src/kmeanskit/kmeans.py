@@ -31,7 +31,74 @@ INITS = {
 DETERMINISTIC_INITS = {"sharding"}
 
 
-class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class CentroidModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
+                    BaseEstimator):
+    """What every centroid-based estimator does once fitted: label, measure
+    distances, score (``cluster_centers_`` and ``n_threads`` given)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        return self.cluster_centers_.shape[0]
+
+    def _check_X_fitted(self, X):
+        check_is_fitted(self)
+        return v.check_X(self, X, reset=False)
+
+    def predict(self, X):
+        """Index of the nearest centroid of each row of X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._check_X_fitted(X)
+        with thread_limits(self.n_threads):
+            return _label(X, np.ones(X.shape[0]), self.cluster_centers_)[0]
+
+    def transform(self, X):
+        """Euclidean distance of each row of X to every centroid.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        distances : ndarray of shape (n_samples, n_clusters)
+        """
+        X = self._check_X_fitted(X)
+        return _distances(X, self.cluster_centers_)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the inertia of X under this model (higher is better).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        X = self._check_X_fitted(X)
+        weights = v.check_sample_weight(sample_weight, X.shape[0])
+        with thread_limits(self.n_threads):
+            return -_label(X, weights, self.cluster_centers_)[1]
+
+
+class KMeans(CentroidModel):
     """K-means clustering (Lloyd's algorithm), fast and scikit-learn compatible.
 
     Each iteration assigns every point to its nearest centroid and moves each
@@ -158,16 +225,6 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         self.copy_x = copy_x
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
-
-    @property
-    def _n_features_out(self):
-        return self.cluster_centers_.shape[0]
-
     # -- fitting ----------------------------------------------------------
 
     def _n_runs(self) -> int:
@@ -250,62 +307,9 @@ array-like of shape (n_clusters, n_features), default="k-means++"
             )
         return self
 
-    # -- using a fitted model --------------------------------------------
-
-    def _check_X_fitted(self, X):
-        check_is_fitted(self)
-        return v.check_X(self, X, reset=False)
-
-    def predict(self, X):
-        """Index of the nearest centroid of each row of X.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        X = self._check_X_fitted(X)
-        with thread_limits(self.n_threads):
-            return _label(X, np.ones(X.shape[0]), self.cluster_centers_)[0]
-
-    def transform(self, X):
-        """Euclidean distance of each row of X to every centroid.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        distances : ndarray of shape (n_samples, n_clusters)
-        """
-        X = self._check_X_fitted(X)
-        return _distances(X, self.cluster_centers_)
-
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of X to every centroid."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Opposite of the inertia of X under this model (higher is better).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        score : float
-        """
-        X = self._check_X_fitted(X)
-        weights = v.check_sample_weight(sample_weight, X.shape[0])
-        with thread_limits(self.n_threads):
-            return -_label(X, weights, self.cluster_centers_)[1]
 
 
 def _label(X, weights, centers) -> tuple[np.ndarray, float]:

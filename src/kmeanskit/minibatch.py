@@ -15,23 +15,15 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    ClusterMixin,
-    TransformerMixin,
-)
-from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as v
 from ._driver import Data, LloydStep, mean_variance
 from ._results import MiniBatchRecord
 from ._threads import thread_limits
-from .kmeans import INITS, KMeans, _distances, _label
+from .kmeans import INITS, CentroidModel, KMeans, _label
 
 
-class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
-                      BaseEstimator):
+class MiniBatchKMeans(CentroidModel):
     """Mini-batch k-means (Sculley, 2010), scikit-learn compatible.
 
     Parameters
@@ -120,16 +112,6 @@ default="k-means++"
         self.n_init = n_init
         self.reassignment_ratio = reassignment_ratio
         self.n_threads = n_threads
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
-
-    @property
-    def _n_features_out(self):
-        return self.cluster_centers_.shape[0]
 
     # -- pieces --------------------------------------------------------------
 
@@ -293,25 +275,3 @@ default="k-means++"
                 self.labels_, self.inertia_ = _label(X, weights, self.cluster_centers_)
         self.n_iter_ = self.n_steps_
         return self
-
-    # -- using the model -----------------------------------------------------
-
-    def predict(self, X):
-        """Nearest centroid of each row of X."""
-        check_is_fitted(self)
-        X = v.check_X(self, X, reset=False)
-        with thread_limits(self.n_threads):
-            return _label(X, np.ones(X.shape[0]), self.cluster_centers_)[0]
-
-    def transform(self, X):
-        """Euclidean distance of each row of X to every centroid."""
-        check_is_fitted(self)
-        return _distances(v.check_X(self, X, reset=False), self.cluster_centers_)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Opposite of the inertia of X."""
-        check_is_fitted(self)
-        X = v.check_X(self, X, reset=False)
-        weights = v.check_sample_weight(sample_weight, X.shape[0])
-        with thread_limits(self.n_threads):
-            return -_label(X, weights, self.cluster_centers_)[1]
