@@ -8,7 +8,7 @@ import kmeanskit._driver as driver
 from conftest import blobs
 from kmeanskit import KMeans
 
-ACCELERATED = ["hamerly", "elkan"]
+ACCELERATED = ["hamerly", "elkan", "yinyang"]
 
 
 def _same_run(X, k, algorithm, weights=None, init=None):
@@ -50,6 +50,12 @@ def test_same_iterations_on_real_sets(data_dir, algorithm, name, k):
     _same_run(X, k, algorithm, init=init)
 
 
+def test_yinyang_with_many_clusters_uses_groups(rng):
+    X, _ = blobs(rng, n=8000, d=3, k=60, spread=10.0)
+    lloyd, fast = _same_run(X, 60, "yinyang")
+    assert sum(r.n_skipped for r in fast.history_[1:]) > 0.5 * 8000 * 60 * (fast.n_iter_ - 1)
+
+
 def test_skipped_distances_are_reported(rng):
     X, _ = blobs(rng, n=5000, d=3, k=20, spread=6.0)
     lloyd = KMeans(20, init=X[:20], algorithm="lloyd").fit(X)
@@ -61,8 +67,9 @@ def test_skipped_distances_are_reported(rng):
 
 
 @pytest.mark.parametrize("shape, plan", [
-    ((1000, 2, 16), "lloyd"), ((1000, 16, 64), "auto:hamerly"), ((1000, 100, 10), "auto:elkan"),
-    ((1000, 16, 300), "lloyd"), ((1000, 100, 200), "lloyd"),
+    ((1000, 2, 16), "lloyd"), ((1000, 16, 20), "auto:hamerly"), ((1000, 100, 10), "auto:elkan"),
+    ((1000, 16, 300), "auto:yinyang"), ((1000, 100, 200), "auto:yinyang"),
+    ((1000, 5, 10), "lloyd"),
 ])
 def test_auto_plan_follows_the_measured_rule(shape, plan):
     n, d, k = shape

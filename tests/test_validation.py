@@ -106,8 +106,8 @@ def test_unknown_init_lists_the_valid_names(X):
 
 def test_unknown_algorithm_lists_the_valid_names(X):
     with pytest.raises(ValueError, match=r"'algorithm' parameter of KMeans must be a str "
-                                         r"among \{'auto', 'lloyd', 'hamerly', 'elkan'\}; "
-                                         r"got 'fast'"):
+                                         r"among \{'auto', 'lloyd', 'hamerly', 'elkan', "
+                                         r"'yinyang'\}; got 'fast'"):
         KMeans(2, algorithm="fast").fit(X)
 
 

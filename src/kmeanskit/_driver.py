@@ -23,15 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import CHUNK_ROWS
+from ._kernels import CHUNK_ROWS, GEMM_MIN_FEATURES
 from ._kernels.assign import assign_dense, assign_sparse
-from ._kernels.bounds import elkan_iter, hamerly_iter
+from ._kernels.bounds import elkan_iter, hamerly_iter, yinyang_iter
 from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse
 from ._results import IterationRecord
 
-# Below this many features a direct difference loop beats a BLAS call
-# (measured crossover: see benchmarks/RESULTS.md).
-GEMM_MIN_FEATURES = 4
 # Per-group partial sums: at most this many groups and this many bytes, and
 # at least this many chunks per group so that zeroing and reducing a group's
 # (k, d) buffer stays small beside the group's work.
@@ -278,7 +275,40 @@ class ElkanStep(BoundStep):
                    self.skipped)
 
 
-STEPS = {"lloyd": LloydStep, "hamerly": HamerlyStep, "elkan": ElkanStep}
+class YinyangStep(BoundStep):
+    """Yinyang (Ding et al., 2015): centroids in about k/10 groups, one lower
+    bound per point and group.  The groups are a k-means clustering of the
+    starting centroids (deterministic: naive-sharding start)."""
+
+    def __init__(self, data, n_clusters):
+        super().__init__(data, n_clusters)
+        self.n_groups = max(1, n_clusters // 10)
+        self.lower = np.zeros((data.n_samples, self.n_groups))
+        self.members = None
+
+    def _group(self, centers_original):
+        from .kmeans import KMeans
+
+        if self.n_groups == 1:
+            group_of = np.zeros(len(centers_original), dtype=np.int64)
+        else:
+            group_of = KMeans(self.n_groups, init="sharding", max_iter=5, n_threads=1,
+                              algorithm="lloyd").fit(centers_original).labels_.astype(np.int64)
+        self.group_of = group_of
+        self.members = np.argsort(group_of, kind="stable").astype(np.int64)
+        counts = np.bincount(group_of, minlength=self.n_groups)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def _run(self, centers, origin, original, moved, labels):
+        if self.members is None:
+            self._group(original)
+        yinyang_iter(self.data.X, self.data.weights, origin, centers, moved, self.members,
+                     self.offsets, self.group_of, labels, self.upper, self.lower, self.sums,
+                     self.weights, self.changed, self.skipped)
+
+
+STEPS = {"lloyd": LloydStep, "hamerly": HamerlyStep, "elkan": ElkanStep,
+         "yinyang": YinyangStep}
 
 
 def resolve_algorithm(algorithm: str, data: Data, n_clusters: int) -> str:
@@ -301,17 +331,18 @@ def auto_algorithm(n: int, d: int, n_clusters: int) -> str:
     """The bounded algorithm ``auto`` may move to, from the measured
     crossovers (benchmarks/RESULTS.md, "Choosing the algorithm").
 
-    Lloyd's blocked kernel wins at low dimension (its direct loops are cheaper
-    than bookkeeping bounds) and for many clusters (a failed bound costs k
-    direct distances where Lloyd does one BLAS product); Elkan's k bounds pay
-    at high dimension, where each skipped distance is expensive; Hamerly's
-    single bound in between.
+    Below 4 features Lloyd's direct, vectorised loop is cheaper than keeping
+    bounds; Elkan's k bounds pay from 64 features with up to 128 clusters,
+    where every skipped distance is expensive; Yinyang's group bounds from 32
+    clusters on; Hamerly's single bound for few clusters from 8 features.
     """
-    if d < 8 or n_clusters >= 256:
-        return "lloyd"
-    if d >= 64:
-        return "elkan" if n_clusters <= 128 else "lloyd"
-    return "hamerly"
+    if d >= 64 and n_clusters <= 128:
+        return "elkan"
+    if d >= 4 and n_clusters >= 32:
+        return "yinyang"
+    if d >= 8:
+        return "hamerly"
+    return "lloyd"
 
 
 # The adaptive plan: Lloyd while more than this share of the points change

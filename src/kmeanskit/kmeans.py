@@ -133,7 +133,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         Convergence tolerance on the summed squared centroid shift, relative
         to the mean feature variance of X (as in scikit-learn).  ``tol=0``
         iterates until no label changes.
-    algorithm : {"auto", "lloyd", "hamerly", "elkan"}, default="auto"
+    algorithm : {"auto", "lloyd", "hamerly", "elkan", "yinyang"}, default="auto"
         The iteration kernel. All are exact (the same labels as Lloyd's
         algorithm at every iteration); the accelerated ones skip distance
         computations that the triangle inequality shows cannot change a
@@ -145,12 +145,15 @@ array-like of shape (n_clusters, n_features), default="k-means++"
           dimension);
         - ``"elkan"``: k lower bounds per point (prunes most, costs n x k
           memory: beyond 1 GiB of bounds it runs Hamerly instead);
-        - ``"auto"``: Lloyd while many points change cluster; then, for
-          dense data with 8 or more features and fewer than 256 clusters,
-          Hamerly (Elkan from 64 features with at most 128 clusters) once
-          fewer than 5 % change, and back to Lloyd for good if the bounds
-          skip less than 80 % of the distances (crossovers measured in
-          ``benchmarks/RESULTS.md``). Sparse input always runs Lloyd.
+        - ``"yinyang"``: one lower bound per point and group of about 10
+          centroids (Ding et al., 2015), a whole group skipped at once;
+        - ``"auto"``: Lloyd while more than 5 % of the points change
+          cluster; then a bounded algorithm for dense data (Elkan from 64
+          features with up to 128 clusters, else Yinyang from 4 features and
+          32 clusters, else Hamerly from 8 features), and back to Lloyd for
+          good if the bounds skip less than 80 % of the distances
+          (crossovers measured in ``benchmarks/RESULTS.md``). Sparse input
+          always runs Lloyd.
 
         ``algorithm_`` records what ran.
     random_state : int, numpy Generator, numpy RandomState or None, default=None

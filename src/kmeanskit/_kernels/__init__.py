@@ -13,11 +13,10 @@ bit-identical outputs on 1 or 64 threads.
 # IEEE semantics for NaN/inf, which the full set would let the compiler ignore.
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
-# For the functions whose squared distances decide labels in more than one
-# kernel (Lloyd's direct loop and the bounded algorithms): no fused
-# multiply-add and no reordering, so the same operands round the same way
-# everywhere and exact ties are broken identically (lowest index).
-EXACT_MATH = {"nsz", "arcp"}
+# Below this many features Lloyd's kernel computes distances directly (a
+# BLAS product costs more than it saves there).
+GEMM_MIN_FEATURES = 4
+
 
 # Rows per chunk: a (CHUNK_ROWS x k) distance block stays in cache.
 CHUNK_ROWS = 256

@@ -11,7 +11,7 @@ are clamped at zero: the expansion can round slightly below it.
 import numpy as np
 from numba import njit, prange
 
-from . import CHUNK_ROWS, EXACT_MATH, FASTMATH
+from . import CHUNK_ROWS, FASTMATH
 
 # Chunks handled by one parallel task in the assignment-only kernels (no
 # reduction there, so the split does not affect the result).
@@ -57,7 +57,7 @@ def centre_rows(X, start, m, shift, out):
             out[i, f] = X[start + i, f] - shift[f]
 
 
-@njit(cache=True, fastmath=EXACT_MATH)
+@njit(cache=True, fastmath=FASTMATH)
 def nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
                         best_label, best_dist):
     """Nearest centroid of each of the first ``m`` (centred) ``rows``.

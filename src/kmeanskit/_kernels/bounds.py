@@ -20,16 +20,14 @@ the bounds are initialised.
 import numpy as np
 from numba import njit, prange
 
-from . import EXACT_MATH, FASTMATH
+from . import FASTMATH
 
 # Skip only when a bound wins by more than this relative margin.
 MARGIN = 1e-10
 
 
-@njit(cache=True, fastmath=EXACT_MATH)
+@njit(cache=True, fastmath=FASTMATH)
 def _sq_distance(X, i, origin, centers, j):
-    """Squared distance, summed over features in order as Lloyd's direct
-    kernel does, so that exact ties compare equal in both."""
     s = 0.0
     for f in range(X.shape[1]):
         diff = (X[i, f] - origin[f]) - centers[j, f]
@@ -221,3 +219,122 @@ def elkan_iter(X, weights, origin, centers, moved, center_dist, labels, upper, l
                                        group_sums[g], group_weights[g])
         group_changed[g] = changed
         group_skipped[g] = skipped
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _yinyang_rows(X, weights, origin, centers, moved, members, offsets, group_of,
+                  group_moved, labels, upper, lower, start, stop, sums, cluster_weight):
+    """Rows start:stop of a Yinyang iteration; returns (changed, computed).
+
+    ``lower[i, g]`` bounds the distance from point i to every centroid of
+    group g other than its own.
+    """
+    k = centers.shape[0]
+    n_groups = offsets.shape[0] - 1
+    sums[:] = 0.0
+    cluster_weight[:] = 0.0
+    changed = 0
+    computed = 0
+    examined = np.zeros(n_groups, dtype=np.bool_)
+    distance = np.empty(k)  # distances met while examining this point's groups
+    for i in range(start, stop):
+        label = labels[i]
+        if label < 0:  # set the bounds: every distance
+            best, best_sq = 0, np.inf
+            for j in range(k):
+                sq = _sq_distance(X, i, origin, centers, j)
+                if sq < best_sq:
+                    best_sq, best = sq, j
+            for g in range(n_groups):
+                nearest = np.inf
+                for m in range(offsets[g], offsets[g + 1]):
+                    j = members[m]
+                    if j != best:
+                        nearest = min(nearest, _sq_distance(X, i, origin, centers, j))
+                lower[i, g] = np.sqrt(nearest)
+            computed += k
+            upper[i] = np.sqrt(best_sq)
+            labels[i] = best
+            changed += 1
+            _accumulate(X, i, origin, weights[i], best, sums, cluster_weight)
+            continue
+        u = upper[i] + moved[label]
+        global_lower = np.inf
+        for g in range(n_groups):
+            lower[i, g] -= group_moved[g]
+            global_lower = min(global_lower, lower[i, g])
+        if u <= global_lower * (1.0 - MARGIN):
+            upper[i] = u
+            _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
+            continue
+        best_sq = _sq_distance(X, i, origin, centers, label)
+        computed += 1
+        old, old_d = label, np.sqrt(best_sq)
+        best, best_d = label, old_d
+        if best_d <= global_lower * (1.0 - MARGIN):
+            upper[i] = best_d
+            _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
+            continue
+        # Group filter: examine the groups whose bound does not clear the best.
+        distance[old] = old_d
+        for g in range(n_groups):
+            examined[g] = not best_d <= lower[i, g] * (1.0 - MARGIN)
+            if not examined[g]:
+                continue
+            for m in range(offsets[g], offsets[g + 1]):
+                j = members[m]
+                if j == old:
+                    continue
+                sq = _sq_distance(X, i, origin, centers, j)
+                distance[j] = np.sqrt(sq)
+                computed += 1
+                if sq < best_sq or (sq == best_sq and j < best):
+                    best_sq, best = sq, j
+                    best_d = distance[j]
+        # Re-establish the group bounds for the (possibly new) label.
+        for g in range(n_groups):
+            if examined[g]:
+                nearest = np.inf
+                for m in range(offsets[g], offsets[g + 1]):
+                    j = members[m]
+                    if j != best:
+                        nearest = min(nearest, distance[j])
+                lower[i, g] = nearest
+            elif best != old and group_of[old] == g:
+                lower[i, g] = min(lower[i, g], old_d)
+        if best != old:
+            changed += 1
+            labels[i] = best
+        upper[i] = best_d
+        _accumulate(X, i, origin, weights[i], best, sums, cluster_weight)
+    return changed, computed
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def yinyang_iter(X, weights, origin, centers, moved, members, offsets, group_of, labels,
+                 upper, lower, group_sums, group_weights, group_changed, group_skipped):
+    """One Yinyang iteration (Ding et al., ICML 2015): centroids in groups,
+    one lower bound per point and group; a group whose bound clears the
+    point's best distance is skipped whole.
+
+    members : (k,) centroid indices ordered by group; offsets : (t + 1,)
+    group g is members[offsets[g]:offsets[g + 1]]; group_of : (k,).
+    lower : (n, t).
+    """
+    n = X.shape[0]
+    k = centers.shape[0]
+    n_groups_rows = group_sums.shape[0]
+    t = offsets.shape[0] - 1
+    group_moved = np.zeros(t)
+    for g in range(t):
+        for m in range(offsets[g], offsets[g + 1]):
+            group_moved[g] = max(group_moved[g], moved[members[m]])
+    for g in prange(n_groups_rows):
+        start = g * n // n_groups_rows
+        stop = (g + 1) * n // n_groups_rows
+        changed, computed = _yinyang_rows(X, weights, origin, centers, moved, members,
+                                          offsets, group_of, group_moved, labels, upper,
+                                          lower, start, stop, group_sums[g],
+                                          group_weights[g])
+        group_changed[g] = changed
+        group_skipped[g] = (stop - start) * k - computed
