@@ -210,3 +210,18 @@ def test_mixture_plots_render(rng):
         fig.savefig(buffer, format="png", dpi=60)
         image = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("L"))
         assert np.unique(image).size > 20 and (image < 250).mean() > 0.02
+
+
+def test_warm_start_continues_from_the_last_fit(rng):
+    X = _three_shapes(rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = GaussianMixture(3, warm_start=True, max_iter=3, tol=0, random_state=0).fit(X)
+        first_means = model.means_.copy()
+        model.fit(X)  # three more iterations from where the first fit stopped
+    straight = GaussianMixture(3, max_iter=6, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        straight.fit(X)
+    assert not np.allclose(first_means, model.means_)
+    np.testing.assert_allclose(model.means_, straight.means_, rtol=1e-8)
