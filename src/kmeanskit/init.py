@@ -325,13 +325,19 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     ell = oversampling_factor * n_clusters
     chosen = [int(_pick_weighted(np.cumsum(weights), rng, 1)[0])]
     closest_id, closest_sq = assign(data, _rows(X, chosen))
-    closest_id = closest_id.astype(np.int64)
+    block = 2**17  # rows per sampling block: 1 MiB of float64 temporaries
     for _ in range(n_rounds):
         potential = float(weights @ closest_sq)
         if potential == 0.0:
             break
-        probability = np.minimum(1.0, ell * weights * closest_sq / potential)
-        picked = np.flatnonzero(rng.uniform(size=n) < probability)
+        # Sample in blocks (the same draws as one call): no O(n) temporaries.
+        picked = np.concatenate([
+            start + np.flatnonzero(
+                rng.uniform(size=min(block, n - start))
+                < ell * weights[start:start + block] * closest_sq[start:start + block]
+                / potential)
+            for start in range(0, n, block)
+        ])
         if picked.size == 0:
             continue
         batch_labels, batch_sq = assign(data, _rows(X, picked))
