@@ -364,7 +364,7 @@ def kmeans(X, n_clusters, *, sample_weight=None, **params) -> KMeansResult:
     >>> from kmeanskit import kmeans
     >>> X = np.array([[0.0], [0.2], [9.8], [10.0]])
     >>> result = kmeans(X, 2, random_state=0)
-    >>> sorted(result.centers.ravel().tolist())
+    >>> sorted(np.round(result.centers.ravel(), 6).tolist())
     [0.1, 9.9]
     """
     model = KMeans(n_clusters, **params).fit(X, sample_weight=sample_weight)
