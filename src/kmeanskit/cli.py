@@ -219,17 +219,12 @@ def choose_k_command(
     if not isinstance(k_range, tuple):
         raise SegmentationError(f"--k must be a range MIN-MAX such as 2-10; got {k!r}.")
     frame = read_table(data, progress=not quiet)
-    preparer = Segmenter(columns=columns, scale=scale, missing=missing, seed=seed)
-    preparer._check_options()
-    preparer.features_, _ = preparer._select_columns(frame, [])
-    values, _ = preparer._handle_missing(preparer._features_of(frame), [])
-    X = values.to_numpy(dtype=float)
-    preparer._fit_scaler(X)
+    X = Segmenter(columns=columns, scale=scale, missing=missing, seed=seed).prepare(frame)
     low, high = max(2, k_range[0]), min(k_range[1], len(X) - 1)
     if high < low + 1:
         raise SegmentationError(f"{len(X)} rows are too few to compare K from {k_range[0]} "
                                 f"to {k_range[1]}.")
-    result = choose_k(preparer._transform(X), range(low, high + 1), random_state=seed,
+    result = choose_k(X, range(low, high + 1), random_state=seed,
                       progress=not quiet and output_format == "table")
     table = result.to_frame()
     if output_format == "json":

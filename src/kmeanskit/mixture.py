@@ -368,7 +368,7 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
                 ConvergenceWarning, stacklevel=2)
         self.weights_, self.means_, self.precisions_cholesky_ = params
         self.covariances_ = covariances
-        self.precisions_ = self._precisions_from_factors()
+        self.precisions_ = self._precisions_of(self.precisions_cholesky_)
         self.lower_bound_ = lower_bound
         self.n_iter_ = n_iter
         self.converged_ = converged
@@ -409,9 +409,6 @@ class GaussianMixture(DensityMixin, ClusterMixin, BaseEstimator):
         if self.covariance_type == "tied":
             return factors @ factors.T
         return factors**2
-
-    def _precisions_from_factors(self):
-        return self._precisions_of(self.precisions_cholesky_)
 
     # -- using a fitted mixture -----------------------------------------------
 

@@ -228,19 +228,32 @@ class Segmenter:
 
     # -- fitting ---------------------------------------------------------------
 
+    def _prepare(self, frame: pd.DataFrame, notes: list):
+        """Choose columns, handle missing values and fit the scaler.
+
+        Returns the clustered values (original units), the mask of rows kept,
+        and the scaled matrix.
+        """
+        self._check_options()
+        self.features_, self.categorical_ = self._select_columns(frame, notes)
+        values, keep = self._handle_missing(self._features_of(frame), notes)
+        X = values.to_numpy(dtype=np.float64)
+        self._fit_scaler(X)
+        return values, keep, self._transform(X)
+
+    def prepare(self, frame: pd.DataFrame) -> np.ndarray:
+        """The scaled feature matrix of ``frame`` as :meth:`fit` would cluster
+        it (same columns, missing-value policy and scaling), without clustering."""
+        return self._prepare(frame, [])[2]
+
     def fit(self, frame: pd.DataFrame, *, progress=False) -> SegmentationResult:
         """Segment ``frame``; returns the :class:`SegmentationResult`."""
         from . import GaussianMixture, KMeans, choose_k, choose_mixture
 
-        self._check_options()
         k_request = parse_k(self.k)
         notes = []
-        self.features_, self.categorical_ = self._select_columns(frame, notes)
-        values, keep = self._handle_missing(self._features_of(frame), notes)
-        X = values.to_numpy(dtype=np.float64)
-        n = X.shape[0]
-        self._fit_scaler(X)
-        Z = self._transform(X)
+        values, keep, Z = self._prepare(frame, notes)
+        n = Z.shape[0]
         distinct = len(np.unique(Z, axis=0))
         selection = None
         if k_request == "auto" or isinstance(k_request, tuple):
