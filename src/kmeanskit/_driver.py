@@ -27,6 +27,8 @@ from ._kernels import CHUNK_ROWS, GEMM_MIN_FEATURES
 from ._kernels.assign import assign_dense, assign_sparse
 from ._kernels.bounds import elkan_iter, hamerly_iter, yinyang_iter
 from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse
+from ._kernels.sorted_hamerly import (BLOCK_ROWS, gather_rows, sort_order, sorted_hamerly_iter,
+                                      summarise_blocks)
 from ._results import IterationRecord
 
 # Per-group partial sums: at most this many groups and this many bytes, and
@@ -37,6 +39,13 @@ GROUP_BYTES = 256 * 2**20
 MIN_CHUNKS_PER_GROUP = 8
 # Elkan keeps n x k lower bounds; above this many bytes it gives way to Hamerly.
 ELKAN_MAX_BYTES = 2**30
+# Hamerly's sorted copy of X and its per-row state (order 8, weight 8,
+# label 4, bounds 16 bytes) above this many bytes: rows visited in place.
+SORTED_MAX_BYTES = 2**30
+SORTED_BYTES_PER_ROW = 36
+SORTED_MAX_FEATURES = 8
+RESORT_MIXED = 0.2
+RESORT_EVERY = 5
 
 
 @dataclass
@@ -193,6 +202,13 @@ class BoundStep(_GroupBuffers):
     """Shared state of the bounded algorithms: bounds, the centroids the bounds
     refer to, and the totals that give the inertia from per-cluster sums."""
 
+    # Iterations that only set the bounds up, before the skip share is judged.
+    settling = 1
+
+    def keep_share(self) -> float:
+        """Least share of distances skipped for ``auto`` to keep this step."""
+        return KEEP_BOUNDS
+
     def __init__(self, data: Data, n_clusters: int):
         super().__init__(data, n_clusters)
         n, d = data.X.shape
@@ -247,18 +263,123 @@ class BoundStep(_GroupBuffers):
 
 
 class HamerlyStep(BoundStep):
-    """Hamerly (2010): one upper and one lower bound per point."""
+    """Hamerly (2010): one upper and one lower bound per point.
+
+    Below ``SORTED_MAX_FEATURES`` features, when X is in memory (never a
+    memmap) and a copy fits ``SORTED_MAX_BYTES``, the rows are copied in an
+    order sorted by label and margin and blocks of rows that keep their
+    label are skipped whole (``_kernels.sorted_hamerly``); otherwise every
+    row is visited (``_kernels.bounds.hamerly_iter``).
+    """
 
     def __init__(self, data, n_clusters):
         super().__init__(data, n_clusters)
-        self.lower = np.zeros(data.n_samples)
+        self.rows = (_SortedRows(data, self.mean, n_clusters) if may_copy_sorted(data)
+                     else None)
+        if self.rows is None:
+            self.lower = np.zeros(data.n_samples)
+        else:
+            self.upper = None  # the sorted rows keep their own bounds
+            self.settling = 2  # the second iteration sorts
+
+    def keep_share(self):
+        # A skipped sorted block costs next to nothing and a visited one about
+        # what Lloyd pays for its rows, so far fewer skips still pay.
+        return KEEP_BOUNDS if self.rows is None else KEEP_SORTED_BLOCKS
 
     def _run(self, centers, origin, original, moved, labels):
         gaps = np.sqrt(((original[:, None] - original[None]) ** 2).sum(axis=2))
         np.fill_diagonal(gaps, np.inf)
-        hamerly_iter(self.data.X, self.data.weights, origin, centers, moved,
-                     0.5 * gaps.min(axis=1), labels, self.upper, self.lower, self.sums,
-                     self.weights, self.changed, self.skipped)
+        half_gap = 0.5 * gaps.min(axis=1)
+        if self.rows is not None:
+            self.rows.iterate(origin, centers, moved, half_gap, labels, self)
+        else:
+            hamerly_iter(self.data.X, self.data.weights, origin, centers, moved, half_gap,
+                         labels, self.upper, self.lower, self.sums, self.weights,
+                         self.changed, self.skipped)
+
+
+def may_copy_sorted(data: Data) -> bool:
+    """Whether Hamerly keeps a sorted copy of X (see :class:`HamerlyStep`)."""
+    if data.sparse or isinstance(data.X, np.memmap):
+        return False
+    n, d = data.X.shape
+    return d < SORTED_MAX_FEATURES and \
+        data.X.nbytes + n * SORTED_BYTES_PER_ROW <= SORTED_MAX_BYTES
+
+
+class _SortedRows:
+    """Rows of X in (label, margin) order, cut into blocks, with each block's
+    bounds and cached sum (see ``_kernels.sorted_hamerly``).
+
+    The first iteration visits the rows in their own order (labels unknown);
+    the second sorts them.  Labels change and margins shrink as the centroids
+    move; when more than ``RESORT_MIXED`` of the blocks hold several labels,
+    the rows are sorted again (at most every ``RESORT_EVERY`` iterations),
+    into a second set of buffers that then swaps with the first."""
+
+    def __init__(self, data, reference, n_clusters):
+        n, d = data.X.shape
+        self.n_clusters = n_clusters
+        self.X, self.weights = data.X, data.weights
+        self.order = np.arange(n)
+        self.labels = np.full(n, -1, dtype=np.int32)
+        self.upper, self.lower = np.zeros(n), np.zeros(n)
+        self.spare = None
+        self.reference = reference
+        n_blocks = -(-n // BLOCK_ROWS)
+        self.block_label = np.full(n_blocks, -1, dtype=np.int32)
+        self.block_upper = np.zeros(n_blocks)
+        self.block_margin = np.full(n_blocks, -np.inf)  # not summarised: visit
+        self.owed_up = np.zeros(n_blocks)
+        self.owed_low = np.zeros(n_blocks)
+        self.block_sum = np.zeros((n_blocks, d))
+        self.block_weight = np.zeros(n_blocks)
+        self.since_sort = None  # iterations since the rows were last sorted
+        self.visited_once = False
+        self.sorted_before = False
+
+    def _state(self):
+        return self.X, self.weights, self.order, self.labels, self.upper, self.lower
+
+    def _sort(self, half_gap):
+        if self.spare is None:
+            self.spare = tuple(np.empty_like(a) for a in self._state())
+        # Margins are classed relative to the typical half gap between centroids.
+        finite = half_gap[np.isfinite(half_gap)]  # a lone centroid has no gap
+        typical = finite.mean() if finite.size else 1.0
+        scale_class = int(np.floor(4 * np.log2(max(typical, 1e-300))))
+        new = sort_order(self.labels, self.upper, self.lower, self.owed_up, self.owed_low,
+                         self.n_clusters, scale_class)
+        gather_rows(new, *self._state(), self.owed_up, self.owed_low, *self.spare)
+        current = self._state()
+        (self.X, self.weights, self.order, self.labels, self.upper,
+         self.lower) = self.spare
+        # Before the first sort X and the weights are the caller's: never
+        # written to, so not kept as spares.
+        self.spare = current if self.sorted_before else None
+        self.sorted_before = True
+        self.owed_up[:] = 0.0
+        self.owed_low[:] = 0.0
+        summarise_blocks(self.X, self.weights, self.labels, self.upper, self.lower,
+                         self.reference, self.block_label, self.block_upper,
+                         self.block_margin, self.block_sum, self.block_weight)
+        self.since_sort = 0
+
+    def iterate(self, origin, centers, moved, half_gap, labels, step):
+        if self.visited_once and (self.since_sort is None or (
+                self.since_sort >= RESORT_EVERY and
+                (self.block_label < 0).mean() > RESORT_MIXED)):
+            self._sort(half_gap)
+        self.visited_once = True
+        if self.since_sort is not None:
+            self.since_sort += 1
+        sorted_hamerly_iter(self.X, self.weights, self.order, self.reference, origin,
+                            centers, moved, half_gap, labels, self.labels, self.upper,
+                            self.lower, self.block_label, self.block_upper,
+                            self.block_margin, self.owed_up, self.owed_low,
+                            self.block_sum, self.block_weight, step.sums, step.weights,
+                            step.changed, step.skipped)
 
 
 class ElkanStep(BoundStep):
@@ -321,28 +442,35 @@ def resolve_algorithm(algorithm: str, data: Data, n_clusters: int) -> str:
         return "lloyd"
     adaptive = algorithm == "auto"
     if adaptive:
-        algorithm = auto_algorithm(n, d, n_clusters)
+        algorithm = auto_algorithm(n, d, n_clusters, may_copy_sorted(data))
     if algorithm == "elkan" and n * n_clusters * 8 > ELKAN_MAX_BYTES:
         algorithm = "hamerly"
     return f"auto:{algorithm}" if adaptive and algorithm != "lloyd" else algorithm
 
 
-def auto_algorithm(n: int, d: int, n_clusters: int) -> str:
+def auto_algorithm(n: int, d: int, n_clusters: int, sortable: bool = True) -> str:
     """The bounded algorithm ``auto`` may move to, from the measured
     crossovers (benchmarks/RESULTS.md, "Choosing the algorithm").
 
-    Below 4 features Lloyd's direct, vectorised loop is cheaper than keeping
-    bounds; Elkan's k bounds pay from 64 features with up to 128 clusters,
-    where every skipped distance is expensive; Yinyang's group bounds from 32
-    clusters on; Hamerly's single bound for few clusters from 8 features.
+    From 256 clusters Yinyang's group bounds win at every dimension.  Below
+    8 features Hamerly on sorted rows skips whole blocks and wins; where it
+    may not copy X (a memmap, or beyond its memory budget) plain bounds lose
+    to Lloyd's direct, vectorised loop except Yinyang from 4 features and 32
+    clusters.  From 8 features: Elkan's k bounds pay from 64 features with
+    up to 128 clusters, where every skipped distance is expensive; Yinyang
+    from 32 clusters; Hamerly's single bound for fewer.
     """
+    if n_clusters >= 256:
+        return "yinyang"
+    if d < SORTED_MAX_FEATURES:
+        if sortable:
+            return "hamerly"
+        return "yinyang" if d >= 4 and n_clusters >= 32 else "lloyd"
     if d >= 64 and n_clusters <= 128:
         return "elkan"
-    if d >= 4 and n_clusters >= 32:
+    if n_clusters >= 32:
         return "yinyang"
-    if d >= 8:
-        return "hamerly"
-    return "lloyd"
+    return "hamerly"
 
 
 # The adaptive plan: Lloyd while more than this share of the points change
@@ -351,6 +479,7 @@ def auto_algorithm(n: int, d: int, n_clusters: int) -> str:
 # distances (a failed bound costs direct distances, Lloyd's are BLAS products).
 SWITCH_TO_BOUNDS = 0.05
 KEEP_BOUNDS = 0.8
+KEEP_SORTED_BLOCKS = 0.25
 
 
 def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tuple[int, bool]:
@@ -405,9 +534,9 @@ class Plan:
                 self._use(self.bounded)
             return
         self.bounded_iterations += 1
-        # The first bounded iteration only sets the bounds: judge the second.
-        if self.bounded_iterations >= 2 and \
-                record.n_skipped < KEEP_BOUNDS * n * self.n_clusters:
+        # The first iterations only set the bounds (and sort): judge the next.
+        if self.bounded_iterations > self.step.settling and \
+                record.n_skipped < self.step.keep_share() * n * self.n_clusters:
             self.gave_up = True
             self._use("lloyd")
 

@@ -48,47 +48,77 @@ def _accumulate(X, i, origin, w, label, sums, cluster_weight):
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def nearest_two(X, i, origin, centers):
+    """Nearest centroid of row i and the squared distances to the nearest and
+    the second nearest.  Squared distances decide (as in Lloyd: two that
+    differ could round to the same square root); ties to the lower index."""
+    best, best_sq, second_sq = 0, np.inf, np.inf
+    for j in range(centers.shape[0]):
+        sq = _sq_distance(X, i, origin, centers, j)
+        if sq < best_sq:
+            second_sq, best_sq, best = best_sq, sq, j
+        elif sq < second_sq:
+            second_sq = sq
+    return best, best_sq, second_sq
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def hamerly_point(X, i, origin, centers, half_gap, label, u, low):
+    """Hamerly's test for row i, whose bounds ``u`` and ``low`` already account
+    for the centroids' movement, and the refresh when it fails.
+
+    Returns (label, upper, lower, distances computed).
+    """
+    bound = max(low, half_gap[label]) * (1.0 - MARGIN)
+    if u <= bound:
+        return label, u, low, 0
+    u = _distance(X, i, origin, centers, label)
+    if u <= bound:
+        return label, u, low, 1
+    best, best_sq, second_sq = nearest_two(X, i, origin, centers)
+    return best, np.sqrt(best_sq), np.sqrt(second_sq), centers.shape[0] + 1
+
+
+@njit(cache=True)
+def largest_two(moved):
+    """Largest and second-largest movement, and where the largest is: a
+    point's lower bound drops by the largest movement among the *other*
+    centroids."""
+    first, second, first_at = 0.0, 0.0, -1
+    for j in range(moved.shape[0]):
+        if moved[j] > first:
+            second = first
+            first = moved[j]
+            first_at = j
+        elif moved[j] > second:
+            second = moved[j]
+    return first, second, first_at
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def _hamerly_rows(X, weights, origin, centers, moved, half_gap, labels, upper, lower,
                   start, stop, first, second, first_at, sums, cluster_weight):
     """Rows start:stop of a Hamerly iteration; returns (changed, computed)."""
-    k = centers.shape[0]
     sums[:] = 0.0
     cluster_weight[:] = 0.0
     changed = 0
     computed = 0
     for i in range(start, stop):
         label = labels[i]
-        recompute = True
-        u = 0.0
-        if label >= 0:
-            u = upper[i] + moved[label]
-            lower[i] -= second if label == first_at else first
-            bound = max(lower[i], half_gap[label]) * (1.0 - MARGIN)
-            if u > bound:
-                u = _distance(X, i, origin, centers, label)
-                computed += 1
-                recompute = u > bound
-            else:
-                recompute = False
-        if recompute:
-            # Compare squared distances (as Lloyd does): two that differ could
-            # round to the same square root.
-            best, best_sq, second_sq = 0, np.inf, np.inf
-            for j in range(k):
-                sq = _sq_distance(X, i, origin, centers, j)
-                if sq < best_sq:
-                    second_sq, best_sq, best = best_sq, sq, j
-                elif sq < second_sq:
-                    second_sq = sq
-            computed += k
-            u = np.sqrt(best_sq)
-            lower[i] = np.sqrt(second_sq)
-            if best != label:
-                changed += 1
-                label = best
-                labels[i] = best
+        if label < 0:
+            best, best_sq, second_sq = nearest_two(X, i, origin, centers)
+            new, u, low, count = best, np.sqrt(best_sq), np.sqrt(second_sq), centers.shape[0]
+        else:
+            drop = second if label == first_at else first
+            new, u, low, count = hamerly_point(X, i, origin, centers, half_gap, label,
+                                               upper[i] + moved[label], lower[i] - drop)
+        computed += count
+        if new != label:
+            changed += 1
+            labels[i] = new
         upper[i] = u
-        _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
+        lower[i] = low
+        _accumulate(X, i, origin, weights[i], new, sums, cluster_weight)
     return changed, computed
 
 
@@ -105,16 +135,7 @@ def hamerly_iter(X, weights, origin, centers, moved, half_gap, labels, upper, lo
     n = X.shape[0]
     k = centers.shape[0]
     n_groups = group_sums.shape[0]
-    # Largest and second-largest movement: the lower bound drops by the
-    # largest movement among the *other* centroids.
-    first, second, first_at = 0.0, 0.0, -1
-    for j in range(k):
-        if moved[j] > first:
-            second = first
-            first = moved[j]
-            first_at = j
-        elif moved[j] > second:
-            second = moved[j]
+    first, second, first_at = largest_two(moved)
     for g in prange(n_groups):
         start = g * n // n_groups
         stop = (g + 1) * n // n_groups

@@ -1,0 +1,288 @@
+"""Hamerly's algorithm on rows sorted by cluster and margin, skipping whole blocks.
+
+Plain Hamerly still touches every row every iteration: it moves the row's
+bounds and adds the row to its cluster's sum.  At low dimension that
+bookkeeping costs about as much as Lloyd's distances, so the bounds do not
+pay.  Here the rows are copied once in an order that groups them by label
+and, within a label, by margin (lower minus upper bound), and cut into blocks
+of ``BLOCK_ROWS``.  A block whose rows all share one label keeps its largest
+upper bound, its smallest lower bound, the movement owed to them since the
+rows were last visited, and its weighted sum; when that block-level Hamerly
+test passes, the block costs O(d) whatever its size: no row is read.
+Otherwise its rows are brought up to date and tested one by one, as in
+``bounds.hamerly_iter``.  Labels are identical to Lloyd's at every iteration.
+
+A block's cached sum is taken relative to a fixed ``reference`` point (the
+data mean) and moved to the iteration's frame when it is added, so it stays
+valid while the frame moves.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from . import FASTMATH
+from .bounds import MARGIN, _accumulate, largest_two
+
+BLOCK_ROWS = 64
+# Margin classes per label: four per doubling, from 2^-8 to 2^8 times a
+# typical distance (smaller and larger margins share the end classes).
+MARGIN_BUCKETS = 64
+
+
+@njit(parallel=True, cache=True)
+def _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class):
+    """Sort key of each row: label, then margin class (see ``sort_order``)."""
+    n = labels.shape[0]
+    margins = np.empty(n)
+    for i in prange(n):
+        block = i // BLOCK_ROWS
+        margins[i] = (lower[i] - owed_low[block]) - (upper[i] + owed_up[block])
+    # The class is read from the float's bits: its binary exponent and the
+    # two leading mantissa bits, i.e. four classes per doubling.
+    bits = margins.view(np.int64)
+    keys = np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        bucket = 0
+        if margins[i] > 0:
+            bucket = (bits[i] >> 50) - 4 * 1023 + MARGIN_BUCKETS // 2 - scale_class
+            bucket = min(max(bucket, 1), MARGIN_BUCKETS - 1)
+        keys[i] = max(labels[i], 0) * MARGIN_BUCKETS + bucket
+    return keys
+
+
+@njit(cache=True)
+def sort_order(labels, upper, lower, owed_up, owed_low, n_clusters, scale_class):
+    """Row order by label, then by margin class (counting sort, stable).
+
+    The margin is lower - upper (with the movement each row's block still
+    owes), what a row's bounds absorb before its test fails; classes are a
+    quarter of a doubling wide, centred on class ``scale_class`` (four times
+    the base-2 logarithm of a typical distance).  Rows with similar margins sit together, so
+    a block's weakest row is about as strong as its others."""
+    n = labels.shape[0]
+    keys = _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class)
+    counts = np.zeros(n_clusters * MARGIN_BUCKETS + 1, dtype=np.int64)
+    for i in range(n):
+        counts[keys[i] + 1] += 1
+    for b in range(1, counts.shape[0]):
+        counts[b] += counts[b - 1]
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[counts[keys[i]]] = i
+        counts[keys[i]] += 1
+    return order
+
+
+@njit(parallel=True, cache=True)
+def gather_rows(new, X, weights, order, labels, upper, lower, owed_up, owed_low,
+                X_out, weights_out, order_out, labels_out, upper_out, lower_out):
+    """The rows and their state in the order ``new`` (into the ``_out``
+    arrays), in one parallel pass; each row's bounds take the movement its
+    block still owes."""
+    d = X.shape[1]
+    for i in prange(X.shape[0]):
+        j = new[i]
+        for f in range(d):
+            X_out[i, f] = X[j, f]
+        weights_out[i] = weights[j]
+        order_out[i] = order[j]
+        labels_out[i] = labels[j]
+        upper_out[i] = upper[j] + owed_up[j // BLOCK_ROWS]
+        lower_out[i] = lower[j] - owed_low[j // BLOCK_ROWS]
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def summarise_blocks(X, weights, labels, upper, lower, reference, block_label,
+                     block_upper, block_margin, block_sum, block_weight):
+    """Each block's common label (-1: mixed), largest upper bound, smallest
+    margin, and for a single-label block its weighted sum relative to
+    ``reference``, from the rows' current bounds (no distance computed)."""
+    n, d = X.shape
+    for b in prange(block_label.shape[0]):
+        start = b * BLOCK_ROWS
+        stop = min(n, start + BLOCK_ROWS)
+        common = labels[start]
+        u_max, margin = 0.0, np.inf
+        for i in range(start, stop):
+            if labels[i] != common:
+                common = -1
+            u_max = max(u_max, upper[i])
+            margin = min(margin, lower[i] - upper[i])
+        block_label[b] = common
+        block_upper[b] = u_max
+        block_margin[b] = margin
+        block_sum[b, :] = 0.0
+        weight = 0.0
+        if common >= 0:
+            for i in range(start, stop):
+                weight += weights[i]
+                for f in range(d):
+                    block_sum[b, f] += weights[i] * (X[i, f] - reference[f])
+        block_weight[b] = weight
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _nearest_two_block(X, start, m, origin, centers, columns, dist, best, best_sq,
+                       second_sq):
+    """Nearest centroid and the two smallest squared distances of rows
+    start:start+m, computed directly in float64 (centroids outer, rows inner,
+    so each comparison is an element-wise select across rows)."""
+    d = X.shape[1]
+    for i in range(m):
+        for f in range(d):
+            columns[f, i] = X[start + i, f] - origin[f]
+    best_sq[:m] = np.inf
+    second_sq[:m] = np.inf
+    best[:m] = 0
+    for j in range(centers.shape[0]):
+        dist[:m] = 0.0
+        for f in range(d):
+            c = centers[j, f]
+            for i in range(m):
+                diff = columns[f, i] - c
+                dist[i] += diff * diff
+        for i in range(m):
+            sq = dist[i]
+            b = best_sq[i]
+            closer = sq < b
+            second_sq[i] = b if closer else min(second_sq[i], sq)
+            best_sq[i] = sq if closer else b
+            best[i] = j if closer else best[i]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _visit_block(X, weights, order, reference, origin, centers, start, stop, labels_out,
+                 labels, upper, lower, scratch, block_sum, sums, cluster_weight):
+    """Every distance of rows start:stop: exact labels and bounds; accumulate.
+
+    Returns (label if the block is now single-label else -1, largest upper
+    bound, smallest margin (lower - upper), block weight, changed).  A single-label block leaves its
+    sum relative to ``reference`` in ``block_sum``; a mixed one adds its rows
+    to ``sums`` directly."""
+    d = X.shape[1]
+    m = stop - start
+    columns, dist, best, best_sq, second_sq = scratch
+    _nearest_two_block(X, start, m, origin, centers, columns, dist, best, best_sq,
+                       second_sq)
+    changed = 0
+    common = best[0]
+    u_max, margin = 0.0, np.inf
+    for r in range(m):
+        i = start + r
+        new = best[r]
+        if new != labels[i]:
+            changed += 1
+            labels[i] = new
+            labels_out[order[i]] = new
+        if new != common:
+            common = -1
+        upper[i] = np.sqrt(best_sq[r])
+        lower[i] = np.sqrt(second_sq[r])
+        u_max = max(u_max, upper[i])
+        margin = min(margin, lower[i] - upper[i])
+    weight = 0.0
+    if common >= 0:
+        block_sum[:] = 0.0
+        for i in range(start, stop):
+            w = weights[i]
+            weight += w
+            for f in range(d):
+                block_sum[f] += w * (X[i, f] - reference[f])
+    else:
+        for i in range(start, stop):
+            _accumulate(X, i, origin, weights[i], labels[i], sums, cluster_weight)
+    return common, u_max, margin, weight, changed
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def sorted_hamerly_iter(X, weights, order, reference, origin, centers, moved, half_gap,
+                        labels_out, labels, upper, lower, block_label, block_upper,
+                        block_margin, owed_up, owed_low, block_sum, block_weight,
+                        group_sums, group_weights, group_changed, group_skipped):
+    """One Hamerly iteration over sorted rows, block by block.
+
+    X, weights, labels, upper, lower : rows in sorted order; ``order[i]`` is
+        the caller's index of sorted row i, and a changed label is also
+        written to ``labels_out[order[i]]``.  A negative label is unknown.
+    reference : (d,) float64 fixed point the cached block sums refer to.
+    block_label : (b,) the block's common label, or -1 (several labels; a
+        block not yet summarised has margin -inf and is visited).
+    block_upper, block_margin : (b,) largest upper bound and smallest margin
+        (lower - upper) of the block's rows when last visited; owed_up /
+        owed_low : (b,) movement accumulated since, not yet applied to the
+        rows.  The block passes when every row would pass Hamerly's test: its
+        margin exceeds the movement owed to both bounds, or (single label)
+        its upper bound stays within half the gap to the nearest other
+        centroid.  A passing mixed block still adds its rows one by one.
+    block_sum : (b, d), block_weight : (b,) the single-label block's
+        weighted sum (relative to ``reference``) and weight.
+    A block whose bounds do not pass is visited: every distance of its rows
+    is computed (vectorised across rows), which leaves its bounds exact.
+    Accumulates, per row group, sums relative to ``origin`` as the other
+    kernels do.
+    """
+    n, d = X.shape
+    k = centers.shape[0]
+    n_blocks = block_label.shape[0]
+    n_groups = group_sums.shape[0]
+    first, second, first_at = largest_two(moved)
+    shift = np.empty(d)
+    for f in range(d):
+        shift[f] = reference[f] - origin[f]
+    centers64 = centers.astype(np.float64)
+    for g in prange(n_groups):
+        scratch = (np.empty((d, BLOCK_ROWS)), np.empty(BLOCK_ROWS),
+                   np.empty(BLOCK_ROWS, dtype=np.int32), np.empty(BLOCK_ROWS),
+                   np.empty(BLOCK_ROWS))
+        sums = group_sums[g]
+        cluster_weight = group_weights[g]
+        sums[:] = 0.0
+        cluster_weight[:] = 0.0
+        changed = 0
+        skipped = 0
+        for b in range(g * n_blocks // n_groups, (g + 1) * n_blocks // n_groups):
+            start = b * BLOCK_ROWS
+            stop = min(n, start + BLOCK_ROWS)
+            label = block_label[b]
+            # Movement owed to the block's bounds: its own centroid's for a
+            # single-label block, the largest of all for a mixed one.
+            if label >= 0:
+                up = owed_up[b] + moved[label]
+                low = owed_low[b] + (second if label == first_at else first)
+            else:
+                up = owed_up[b] + first
+                low = owed_low[b] + first
+            u = block_upper[b] + up
+            keeps = block_margin[b] * (1.0 - MARGIN) >= up + low + MARGIN * u
+            if label >= 0 and not keeps:
+                keeps = u <= half_gap[label] * (1.0 - MARGIN)
+            if keeps:
+                owed_up[b] = up
+                owed_low[b] = low
+                skipped += (stop - start) * k
+                if label >= 0:
+                    w = block_weight[b]
+                    cluster_weight[label] += w
+                    for f in range(d):
+                        sums[label, f] += block_sum[b, f] + w * shift[f]
+                else:
+                    for i in range(start, stop):
+                        _accumulate(X, i, origin, weights[i], labels[i], sums,
+                                    cluster_weight)
+                continue
+            common, u_max, margin, w, block_changed = _visit_block(
+                X, weights, order, reference, origin, centers64, start, stop, labels_out,
+                labels, upper, lower, scratch, block_sum[b], sums, cluster_weight)
+            owed_up[b] = 0.0
+            owed_low[b] = 0.0
+            block_label[b] = common
+            block_upper[b] = u_max
+            block_margin[b] = margin
+            changed += block_changed
+            if common >= 0:
+                block_weight[b] = w
+                cluster_weight[common] += w
+                for f in range(d):
+                    sums[common, f] += block_sum[b, f] + w * shift[f]
+        group_changed[g] = changed
+        group_skipped[g] = skipped
