@@ -17,6 +17,7 @@ as ``predict`` would with the same centroids.
 
 from __future__ import annotations
 
+import mmap
 import time
 from dataclasses import dataclass, field
 
@@ -299,9 +300,18 @@ class HamerlyStep(BoundStep):
                          self.changed, self.skipped)
 
 
+def is_memory_mapped(X) -> bool:
+    """Whether ``X`` is (a view of) a memory-mapped file."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
+
+
 def may_copy_sorted(data: Data) -> bool:
     """Whether Hamerly keeps a sorted copy of X (see :class:`HamerlyStep`)."""
-    if data.sparse or isinstance(data.X, np.memmap):
+    if data.sparse or is_memory_mapped(data.X):
         return False
     n, d = data.X.shape
     return d < SORTED_MAX_FEATURES and \
