@@ -81,12 +81,21 @@ def test_auto_plan_follows_the_measured_rule(shape, plan):
 @pytest.mark.parametrize("shape, plan", [
     ((1000, 2, 16), "lloyd"), ((1000, 5, 40), "auto:yinyang"), ((1000, 16, 20), "auto:hamerly"),
 ])
-def test_auto_plan_without_a_sorted_copy(tmp_path, shape, plan):
-    # Low-dimensional Hamerly copies X in sorted order; a memmap is never copied.
+def test_auto_plan_without_a_sorted_copy(monkeypatch, shape, plan):
+    # Low-dimensional Hamerly copies X in sorted order, within a memory budget.
+    monkeypatch.setattr(driver, "SORTED_MAX_BYTES", 1000)
     n, d, k = shape
-    np.save(tmp_path / "X.npy", np.zeros((n, d)))
-    data = driver.Data(np.load(tmp_path / "X.npy", mmap_mode="r"), np.ones(n))
+    data = driver.Data(np.zeros((n, d)), np.ones(n))
     assert driver.resolve_algorithm("auto", data, k) == plan
+
+
+def test_auto_runs_lloyd_on_a_memmap(tmp_path):
+    # Bounds would cost memory per row, and each iteration still reads all of X.
+    np.save(tmp_path / "X.npy", np.zeros((1000, 16)))
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    data = driver.Data(mapped[::1], np.ones(1000))
+    assert driver.resolve_algorithm("auto", data, 20) == "lloyd"
+    assert driver.resolve_algorithm("yinyang", data, 20) == "yinyang"
 
 
 def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng):

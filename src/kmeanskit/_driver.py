@@ -28,8 +28,13 @@ from ._kernels import CHUNK_ROWS, GEMM_MIN_FEATURES
 from ._kernels.assign import assign_dense, assign_sparse
 from ._kernels.bounds import elkan_iter, hamerly_iter, yinyang_iter
 from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse
-from ._kernels.sorted_hamerly import (BLOCK_ROWS, gather_rows, sort_order, sorted_hamerly_iter,
-                                      summarise_blocks)
+from ._kernels.sorted_hamerly import (
+    BLOCK_ROWS,
+    gather_rows,
+    sort_order,
+    sorted_hamerly_iter,
+    summarise_blocks,
+)
 from ._results import IterationRecord
 
 # Per-group partial sums: at most this many groups and this many bytes, and
@@ -125,15 +130,6 @@ def column_mean(X) -> np.ndarray:
     return total / X.shape[0]
 
 
-def centred_sq_norms(X, origin) -> np.ndarray:
-    """Squared norm of each dense row minus ``origin``, in float64."""
-    out = np.empty(X.shape[0])
-    for block in _row_blocks(X):
-        diff = X[block] - origin
-        out[block] = np.einsum("ij,ij->i", diff, diff)
-    return out
-
-
 def _use_gemm(X) -> bool:
     return X.shape[1] >= GEMM_MIN_FEATURES
 
@@ -151,6 +147,14 @@ def assign(data: Data, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     else:
         assign_dense(data.X, origin, centred, _use_gemm(data.X), labels, min_dist)
     return labels, min_dist
+
+
+def assign_blocks(data: Data, centers: np.ndarray, block_rows: int = 2**20):
+    """:func:`assign` a block of rows at a time: yields (rows, labels,
+    squared distances), so that no O(n) temporaries are needed."""
+    for start in range(0, data.n_samples, block_rows):
+        rows = slice(start, min(start + block_rows, data.n_samples))
+        yield (rows, *assign(Data(data.X[rows], data.weights[rows]), centers))
 
 
 def _group_count(n: int, n_clusters: int, n_features: int) -> int:
@@ -445,10 +449,12 @@ STEPS = {"lloyd": LloydStep, "hamerly": HamerlyStep, "elkan": ElkanStep,
 def resolve_algorithm(algorithm: str, data: Data, n_clusters: int) -> str:
     """The algorithm that will run, as a ``run`` plan: "lloyd", "hamerly",
     "elkan", or "auto:<bounded>" (Lloyd first, then the bounded algorithm;
-    see :func:`run`).  Sparse input always runs Lloyd; Elkan's n x k bounds
-    must fit their memory budget, else Hamerly runs."""
+    see :func:`run`).  Sparse input always runs Lloyd; so does ``"auto"``
+    on a memory-mapped X, whose bounds would cost memory per row while every
+    iteration still reads all of X.  Elkan's n x k bounds must fit their
+    memory budget, else Hamerly runs."""
     n, d = data.X.shape
-    if data.sparse:
+    if data.sparse or (algorithm == "auto" and is_memory_mapped(data.X)):
         return "lloyd"
     adaptive = algorithm == "auto"
     if adaptive:
@@ -617,5 +623,9 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
     if strict and shift == 0.0:
         # The last pass labelled with exactly the final centroids.
         return RunResult(centers, labels, inertia, iteration, history)
-    labels, min_dist = assign(data, centers)
-    return RunResult(centers, labels, float(data.weights @ min_dist), iteration, history)
+    labels = np.empty(data.n_samples, dtype=np.int32)
+    inertia = 0.0
+    for rows, block_labels, dist in assign_blocks(data, centers):
+        labels[rows] = block_labels
+        inertia += float(data.weights[rows] @ dist)
+    return RunResult(centers, labels, inertia, iteration, history)

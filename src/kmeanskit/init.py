@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._driver import Data, assign, centred_sq_norms, column_mean, run
+from ._driver import Data, assign_blocks, column_mean, is_memory_mapped, run
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
     candidate_gains_dense,
     candidate_gains_sparse,
     keep_candidate,
+    keep_candidate_direct,
 )
 from ._threads import thread_limits
 from ._validation import (
@@ -186,23 +187,33 @@ def naive_sharding(X, n_clusters, *, sample_weight=None):
 # ---------------------------------------------------------------------------
 
 
+# k-means++ keeps each step's candidate distances up to this many bytes.
+KEPT_DISTANCES_MAX_BYTES = 256 * 2**20
+
+
 class _Seeding:
-    """Closest-centre bookkeeping for k-means++ over dense or CSR X."""
+    """Closest-centre bookkeeping for k-means++ over dense or CSR X.
+
+    Each step's candidate distances are kept (t x n float64) so that the
+    chosen one is applied without reading X again, unless that would take
+    more than ``KEPT_DISTANCES_MAX_BYTES`` or X is a memory-mapped file: then
+    the chosen candidate's distances are recomputed from X."""
 
     def __init__(self, X, weights, n_candidates):
         self.X = X
         self.weights = weights
         n = X.shape[0]
         self.closest_sq = np.full(n, np.inf)
-        self.closest_id = np.zeros(n, dtype=np.int64)
-        self.cand_dist = np.empty((n_candidates, n))
+        self.closest_id = np.zeros(n, dtype=np.int32)
+        keep = sp.issparse(X) or (
+            n_candidates * n * 8 <= KEPT_DISTANCES_MAX_BYTES and not is_memory_mapped(X))
+        self.cand_dist = np.empty((n_candidates, n if keep else 0))
         self.n_chunks = -(-n // SEEDING_CHUNK_ROWS)
         self.chunk_potential = np.zeros(self.n_chunks)
         if sp.issparse(X):
             self.x_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
         else:  # dense distances are taken in a frame centred on the data mean
             self.shift = column_mean(X).astype(X.dtype)
-            self.x_sq = centred_sq_norms(X, self.shift)
 
     def sample(self, rng, size: int) -> np.ndarray:
         """Rows drawn in proportion to weight x closest squared distance.
@@ -225,7 +236,7 @@ class _Seeding:
         return picked
 
     def gains(self, candidates, cand_to_chosen_sq) -> np.ndarray:
-        """Potential decrease per candidate; keeps their distances for ``keep``."""
+        """Potential decrease per candidate; remembers them for ``keep``."""
         t = candidates.shape[0]
         gains = np.empty((self.n_chunks, t))
         cand_dist = self.cand_dist[:t]
@@ -235,15 +246,23 @@ class _Seeding:
                                    candidates, cand_to_chosen_sq, self.closest_sq,
                                    self.closest_id, cand_dist, gains)
         else:
-            candidate_gains_dense(self.X, self.shift, self.x_sq, self.weights,
-                                  candidates - self.shift, cand_to_chosen_sq,
-                                  self.closest_sq, self.closest_id, cand_dist, gains)
+            candidates = np.ascontiguousarray(candidates - self.shift)
+            candidate_gains_dense(self.X, self.shift, self.weights, candidates,
+                                  cand_to_chosen_sq, self.closest_sq, self.closest_id,
+                                  cand_dist, gains)
+        self.candidates, self.cand_to_chosen_sq = candidates, cand_to_chosen_sq
         return gains.sum(axis=0)  # chunk order: the same on any thread count
 
     def keep(self, candidate: int, center_id: int) -> None:
         """Make candidate ``candidate`` of the last ``gains`` call a centre."""
-        keep_candidate(self.cand_dist[candidate], center_id, self.weights,
-                       self.closest_sq, self.closest_id, self.chunk_potential)
+        if self.cand_dist.shape[1]:
+            keep_candidate(self.cand_dist[candidate], center_id, self.weights,
+                           self.closest_sq, self.closest_id, self.chunk_potential)
+        else:
+            keep_candidate_direct(self.X, self.shift, self.candidates[candidate],
+                                  self.cand_to_chosen_sq[candidate], center_id,
+                                  self.weights, self.closest_sq, self.closest_id,
+                                  self.chunk_potential)
 
 
 def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None):
@@ -324,7 +343,10 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     n = X.shape[0]
     ell = oversampling_factor * n_clusters
     chosen = [int(_pick_weighted(np.cumsum(weights), rng, 1)[0])]
-    closest_id, closest_sq = assign(data, _rows(X, chosen))
+    closest_id = np.empty(n, dtype=np.int32)
+    closest_sq = np.empty(n)
+    for rows, labels, dist in assign_blocks(data, _rows(X, chosen)):
+        closest_id[rows], closest_sq[rows] = labels, dist
     block = 2**17  # rows per sampling block: 1 MiB of float64 temporaries
     for _ in range(n_rounds):
         potential = float(weights @ closest_sq)
@@ -340,17 +362,18 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
         ])
         if picked.size == 0:
             continue
-        batch_labels, batch_sq = assign(data, _rows(X, picked))
-        closer = batch_sq < closest_sq
-        closest_sq[closer] = batch_sq[closer]
-        closest_id[closer] = len(chosen) + batch_labels[closer]
+        for rows, batch_labels, batch_sq in assign_blocks(data, _rows(X, picked)):
+            closer = batch_sq < closest_sq[rows]
+            closest_sq[rows][closer] = batch_sq[closer]
+            closest_id[rows][closer] = len(chosen) + batch_labels[closer]
         chosen.extend(int(i) for i in picked)
     if len(chosen) < n_clusters:
         # Too few distinct candidates (heavily duplicated data): top up with
         # random rows and reassign.
         rest = np.setdiff1d(np.arange(n), chosen)
         chosen.extend(rng.choice(rest, n_clusters - len(chosen), replace=False).tolist())
-        closest_id, _ = assign(data, _rows(X, chosen))
+        for rows, labels, _ in assign_blocks(data, _rows(X, chosen)):
+            closest_id[rows] = labels
     candidates = _rows(X, chosen)
     candidate_weights = np.bincount(closest_id, weights=weights, minlength=len(chosen))
     # Recluster the weighted candidates (Bahmani et al., step 8): k-means++

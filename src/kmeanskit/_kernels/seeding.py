@@ -50,33 +50,42 @@ def _survivors(start, m, cand_center_sq, closest_sq, closest_id, survives):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _gains_from_distances(start, m, weights, closest_sq, survives, cand_dist, gains_row):
-    """Record each candidate's potential decrease over the rows of a chunk;
-    pruned pairs get an infinite distance."""
-    t = cand_dist.shape[0]
+def _gains_from_distances(start, m, weights, closest_sq, survives, chunk_dist, gains_row):
+    """Record each candidate's potential decrease over the rows of a chunk
+    (``chunk_dist`` is (t, m)); pruned pairs get an infinite distance."""
+    t = chunk_dist.shape[0]
     for j in range(t):
         gain = 0.0
         for i in range(m):
             row = start + i
             if not survives[j, i]:
-                cand_dist[j, row] = np.inf
+                chunk_dist[j, i] = np.inf
                 continue
-            dist = cand_dist[j, row]
+            dist = chunk_dist[j, i]
             if dist < closest_sq[row]:
                 gain += weights[row] * (closest_sq[row] - dist)
         gains_row[j] = gain
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _direct_sq(X, row, shift, candidate):
+    dist = 0.0
+    for f in range(X.shape[1]):
+        diff = (X[row, f] - shift[f]) - candidate[f]
+        dist += diff * diff
+    return dist
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def candidate_gains_dense(X, shift, x_sq, weights, candidates, cand_center_sq,
-                          closest_sq, closest_id, cand_dist, gains):
+def candidate_gains_dense(X, shift, weights, candidates, cand_center_sq, closest_sq,
+                          closest_id, cand_dist, gains):
     """Distances of the surviving (candidate, row) pairs and each candidate's gain.
 
     X : (n, d) data; rows are centred on ``shift`` on the fly.
-    x_sq : (n,) float64 squared norms of the centred rows.
     candidates : (t, d) candidate centres, centred on ``shift``.
     cand_center_sq : (t, m) squared distances candidate -> chosen centres.
-    cand_dist : (t, n) float64 output, squared distances (inf where pruned).
+    cand_dist : (t, n) float64 output, squared distances (inf where pruned),
+        or (t, 0) to keep none (``keep_candidate_direct`` recomputes them).
     gains : (n_chunks, t) float64 output, per-chunk potential decreases (the
         caller sums them in chunk order).
 
@@ -85,38 +94,39 @@ def candidate_gains_dense(X, shift, x_sq, weights, candidates, cand_center_sq,
     """
     n, d = X.shape
     t = candidates.shape[0]
+    keep = cand_dist.shape[1] == n
     cand_sq = _squared_norms64(candidates)
     n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
     for c in prange(n_chunks):
         start = c * SEEDING_CHUNK_ROWS
         m = min(SEEDING_CHUNK_ROWS, n - start)
         survives = np.empty((t, m), dtype=np.bool_)
+        chunk_dist = np.empty((t, m))
         n_survivors = _survivors(start, m, cand_center_sq, closest_sq, closest_id, survives)
         if 4 * n_survivors >= m * t and d >= 8:
             dots = np.empty((t, m), dtype=X.dtype)
             rows = np.empty((m, d), dtype=X.dtype)
             centre_rows(X, start, m, shift, rows)
             np.dot(candidates, rows.T, dots)
+            x_sq = _squared_norms64(rows)
             for j in range(t):
                 for i in range(m):
-                    cand_dist[j, start + i] = max(
-                        x_sq[start + i] + cand_sq[j] - 2.0 * dots[j, i], 0.0)
+                    chunk_dist[j, i] = max(x_sq[i] + cand_sq[j] - 2.0 * dots[j, i], 0.0)
         elif n_survivors > 0:  # few survivors: read only their rows
             for i in range(m):
                 for j in range(t):
                     if survives[j, i]:
-                        dist = 0.0
-                        for f in range(d):
-                            diff = (X[start + i, f] - shift[f]) - candidates[j, f]
-                            dist += diff * diff
-                        cand_dist[j, start + i] = dist
-        _gains_from_distances(start, m, weights, closest_sq, survives, cand_dist, gains[c])
+                        chunk_dist[j, i] = _direct_sq(X, start + i, shift, candidates[j])
+        _gains_from_distances(start, m, weights, closest_sq, survives, chunk_dist, gains[c])
+        if keep:
+            cand_dist[:, start:start + m] = chunk_dist
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def candidate_gains_sparse(data, indices, indptr, x_sq, weights, candidates,
                            cand_center_sq, closest_sq, closest_id, cand_dist, gains):
-    """Sparse (CSR) twin of :func:`candidate_gains_dense` (no centring)."""
+    """Sparse (CSR) twin of :func:`candidate_gains_dense` (no centring; the
+    squared row norms ``x_sq`` are given; distances are always kept)."""
     n = indptr.shape[0] - 1
     t = candidates.shape[0]
     cand_sq = _squared_norms64(candidates)
@@ -125,6 +135,7 @@ def candidate_gains_sparse(data, indices, indptr, x_sq, weights, candidates,
         start = c * SEEDING_CHUNK_ROWS
         m = min(SEEDING_CHUNK_ROWS, n - start)
         survives = np.empty((t, m), dtype=np.bool_)
+        chunk_dist = np.empty((t, m))
         _survivors(start, m, cand_center_sq, closest_sq, closest_id, survives)
         for j in range(t):
             for i in range(m):
@@ -133,8 +144,31 @@ def candidate_gains_sparse(data, indices, indptr, x_sq, weights, candidates,
                     dot = 0.0
                     for p in range(indptr[row], indptr[row + 1]):
                         dot += data[p] * candidates[j, indices[p]]
-                    cand_dist[j, row] = max(x_sq[row] + cand_sq[j] - 2.0 * dot, 0.0)
-        _gains_from_distances(start, m, weights, closest_sq, survives, cand_dist, gains[c])
+                    chunk_dist[j, i] = max(x_sq[row] + cand_sq[j] - 2.0 * dot, 0.0)
+        _gains_from_distances(start, m, weights, closest_sq, survives, chunk_dist, gains[c])
+        cand_dist[:, start:start + m] = chunk_dist
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def keep_candidate_direct(X, shift, candidate, cand_center_sq_row, center_id, weights,
+                          closest_sq, closest_id, chunk_potential):
+    """:func:`keep_candidate` without kept distances: re-read the rows the
+    pruning test lets through and compute their distance to ``candidate``
+    (centred on ``shift``; ``cand_center_sq_row`` its squared distances to
+    the chosen centres)."""
+    n = closest_sq.shape[0]
+    for c in prange(chunk_potential.shape[0]):
+        start = c * SEEDING_CHUNK_ROWS
+        stop = min(n, start + SEEDING_CHUNK_ROWS)
+        potential = 0.0
+        for i in range(start, stop):
+            if cand_center_sq_row[closest_id[i]] < 4.0 * closest_sq[i]:
+                dist = _direct_sq(X, i, shift, candidate)
+                if dist < closest_sq[i]:
+                    closest_sq[i] = dist
+                    closest_id[i] = center_id
+            potential += weights[i] * closest_sq[i]
+        chunk_potential[c] = potential
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
