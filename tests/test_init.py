@@ -6,6 +6,7 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
 
+import kmeanskit.init as init_module
 from conftest import blobs
 from kmeanskit import KMeans, kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
 
@@ -143,3 +144,16 @@ def test_kmeans_parallel_with_heavily_duplicated_data():
     X = np.array([[0.0, 0.0]] * 50 + [[5.0, 5.0]] * 50 + [[9.0, 0.0]])
     centers = kmeans_parallel(X, 3, random_state=0)
     assert {tuple(c) for c in np.round(centers, 9) + 0.0} == {(0.0, 0.0), (5.0, 5.0), (9.0, 0.0)}
+
+
+def test_kmeans_plusplus_without_kept_distances_chooses_the_same_seeds(rng, monkeypatch):
+    # Above its memory budget (and always on a memmap) k-means++ reads the
+    # chosen candidate's rows again instead of keeping every candidate's
+    # distances: the same arithmetic, so the same seeds.
+    X, _ = blobs(rng, n=5000, d=6, k=12)
+    weights = rng.uniform(0.5, 2.0, len(X))
+    kept, kept_idx = kmeans_plusplus(X, 12, sample_weight=weights, random_state=4)
+    monkeypatch.setattr(init_module, "KEPT_DISTANCES_MAX_BYTES", 0)
+    again, again_idx = kmeans_plusplus(X, 12, sample_weight=weights, random_state=4)
+    np.testing.assert_array_equal(kept_idx, again_idx)
+    np.testing.assert_array_equal(kept, again)

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.exceptions import ConvergenceWarning
 
+import kmeanskit._driver as driver
 from conftest import blobs
 from kmeanskit import IterationRecord, KMeans, KMeansResult, kmeans
 
@@ -241,3 +242,19 @@ def test_no_warning_on_normal_fit(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         KMeans(5, random_state=0).fit(X)
+
+
+def test_farthest_rows_block_by_block_match_a_full_sort(rng):
+    # More rows than one block, many exact ties and zero weights: the leaders
+    # kept block by block are those of one sort over every row.
+    X = rng.integers(0, 6, size=(150_000, 2)).astype(np.float64)
+    weights = rng.uniform(0.5, 2.0, len(X))
+    weights[rng.random(len(X)) < 0.3] = 0.0
+    data = driver.Data(X, weights)
+    centers = np.array([[1.0, 1.0], [4.0, 4.0], [1.0, 4.0]])
+    _, dist = driver.assign(data, centers)
+    dist[weights == 0] = -1.0
+    expected = np.lexsort((np.arange(len(X)), -dist))[:40]
+    rows, distances = driver.farthest_rows(data, centers, 40)
+    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_array_equal(distances, dist[expected])

@@ -149,9 +149,10 @@ def assign(data: Data, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, min_dist
 
 
-def assign_blocks(data: Data, centers: np.ndarray, block_rows: int = 2**20):
+def assign_blocks(data: Data, centers: np.ndarray, block_rows: int = 2**16):
     """:func:`assign` a block of rows at a time: yields (rows, labels,
-    squared distances), so that no O(n) temporaries are needed."""
+    squared distances), so that no O(n) temporaries are needed (a block's
+    take under 1 MiB)."""
     for start in range(0, data.n_samples, block_rows):
         rows = slice(start, min(start + block_rows, data.n_samples))
         yield (rows, *assign(Data(data.X[rows], data.weights[rows]), centers))
@@ -512,10 +513,8 @@ def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tupl
     empty = np.flatnonzero(cluster_weights == 0)
     if empty.size == 0:
         return 0, False
-    _, dist = assign(data, centers)
-    dist[data.weights == 0] = -1.0  # a zero-weight point cannot hold a cluster
-    order = np.lexsort((np.arange(dist.size), -dist))
-    for cluster, point in zip(empty, order[: empty.size], strict=True):
+    farthest, distances = farthest_rows(data, centers, empty.size)
+    for cluster, point in zip(empty, farthest, strict=True):
         weight = data.weights[point]
         row = weight * data.centred_row(point, origin)
         old = labels[point]
@@ -523,7 +522,28 @@ def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tupl
         cluster_weights[old] -= weight
         sums[cluster] = row
         cluster_weights[cluster] = weight
-    return int(empty.size), bool(dist[order[0]] > 0)
+    return int(empty.size), bool(distances[0] > 0)
+
+
+def farthest_rows(data: Data, centers: np.ndarray, count: int):
+    """The ``count`` rows farthest from their nearest centroid (rows of zero
+    weight last: they cannot hold a cluster), farthest first, ties to the
+    lowest index; and their squared distances.  A block of rows at a time,
+    keeping only the leaders."""
+    best_rows = np.empty(0, dtype=np.int64)
+    best_dist = np.empty(0)
+    for rows, _, dist in assign_blocks(data, centers):
+        dist[data.weights[rows] == 0] = -1.0
+        if dist.size > count:  # every row tied with the count-th largest stays
+            threshold = np.partition(dist, dist.size - count)[dist.size - count]
+            leaders = np.flatnonzero(dist >= threshold)
+        else:
+            leaders = np.arange(dist.size)
+        candidates = np.concatenate([best_rows, rows.start + leaders])
+        candidate_dist = np.concatenate([best_dist, dist[leaders]])
+        order = np.lexsort((candidates, -candidate_dist))[:count]
+        best_rows, best_dist = candidates[order], candidate_dist[order]
+    return best_rows, best_dist
 
 
 class Plan:
@@ -623,8 +643,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
     if strict and shift == 0.0:
         # The last pass labelled with exactly the final centroids.
         return RunResult(centers, labels, inertia, iteration, history)
-    labels = np.empty(data.n_samples, dtype=np.int32)
-    inertia = 0.0
+    inertia = 0.0  # the working labels are overwritten, block by block
     for rows, block_labels, dist in assign_blocks(data, centers):
         labels[rows] = block_labels
         inertia += float(data.weights[rows] @ dist)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._driver import Data, assign_blocks, column_mean, is_memory_mapped, run
+from ._driver import Data, assign_blocks, is_memory_mapped, run
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
     candidate_gains_dense,
@@ -212,8 +212,6 @@ class _Seeding:
         self.chunk_potential = np.zeros(self.n_chunks)
         if sp.issparse(X):
             self.x_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-        else:  # dense distances are taken in a frame centred on the data mean
-            self.shift = column_mean(X).astype(X.dtype)
 
     def sample(self, rng, size: int) -> np.ndarray:
         """Rows drawn in proportion to weight x closest squared distance.
@@ -246,10 +244,9 @@ class _Seeding:
                                    candidates, cand_to_chosen_sq, self.closest_sq,
                                    self.closest_id, cand_dist, gains)
         else:
-            candidates = np.ascontiguousarray(candidates - self.shift)
-            candidate_gains_dense(self.X, self.shift, self.weights, candidates,
-                                  cand_to_chosen_sq, self.closest_sq, self.closest_id,
-                                  cand_dist, gains)
+            candidates = np.ascontiguousarray(candidates)
+            candidate_gains_dense(self.X, self.weights, candidates, cand_to_chosen_sq,
+                                  self.closest_sq, self.closest_id, cand_dist, gains)
         self.candidates, self.cand_to_chosen_sq = candidates, cand_to_chosen_sq
         return gains.sum(axis=0)  # chunk order: the same on any thread count
 
@@ -259,7 +256,7 @@ class _Seeding:
             keep_candidate(self.cand_dist[candidate], center_id, self.weights,
                            self.closest_sq, self.closest_id, self.chunk_potential)
         else:
-            keep_candidate_direct(self.X, self.shift, self.candidates[candidate],
+            keep_candidate_direct(self.X, self.candidates[candidate:candidate + 1],
                                   self.cand_to_chosen_sq[candidate], center_id,
                                   self.weights, self.closest_sq, self.closest_id,
                                   self.chunk_potential)

@@ -293,6 +293,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
                              max_iter=self.max_iter, tol=tol, verbose=self.verbose)
                 if best is None or result.inertia < best.inertia:
                     best = result
+                del result  # at most two runs' labels alive: the best and the next
 
         self.cluster_centers_ = best.centers
         self.labels_ = best.labels

@@ -11,17 +11,21 @@ A step reads X once: ``candidate_gains_*`` computes, for the surviving pairs,
 each candidate's distances (kept in ``cand_dist``) and the potential it would
 remove; ``keep_candidate`` then applies the chosen one from ``cand_dist``
 without touching X, and refreshes the per-chunk potentials that the caller
-samples from.
+samples from.  Where keeping t distances per row would take too much memory,
+``keep_candidate_direct`` reads the surviving rows again instead.
+
+Dense distances are exact differences, row by row and only for the rows that
+survive: with only t ~ 2 + ln k candidates a BLAS product is mostly
+overhead, and a step is bound by reading the surviving rows.
 """
 
 import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH
-from .assign import centre_rows
 
-# Rows per chunk: large enough for an efficient (t x chunk) BLAS product with
-# only t ~ 2 + ln k candidates, and the unit of the two-level sampling.
+# Rows per chunk: the unit of the parallel loop, of the per-chunk gains and
+# potentials (reduced in chunk order) and of the two-level sampling.
 SEEDING_CHUNK_ROWS = 2048
 
 
@@ -68,56 +72,61 @@ def _gains_from_distances(start, m, weights, closest_sq, survives, chunk_dist, g
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _direct_sq(X, row, shift, candidate):
-    dist = 0.0
-    for f in range(X.shape[1]):
-        diff = (X[row, f] - shift[f]) - candidate[f]
-        dist += diff * diff
-    return dist
+def _row_to_candidates(X, row, candidates, out):
+    """Squared distances from row ``row`` to every candidate (t, d), each a
+    vectorised reduction over the features."""
+    for j in range(candidates.shape[0]):
+        dist = 0.0
+        for f in range(X.shape[1]):
+            diff = X[row, f] - candidates[j, f]
+            dist += diff * diff
+        out[j] = dist
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def candidate_gains_dense(X, shift, weights, candidates, cand_center_sq, closest_sq,
+def candidate_gains_dense(X, weights, candidates, cand_center_sq, closest_sq,
                           closest_id, cand_dist, gains):
-    """Distances of the surviving (candidate, row) pairs and each candidate's gain.
+    """Distances of the rows some candidate might bring closer, and each
+    candidate's gain.
 
-    X : (n, d) data; rows are centred on ``shift`` on the fly.
-    candidates : (t, d) candidate centres, centred on ``shift``.
+    X : (n, d) data.
+    candidates : (t, d) candidate centres, in the dtype of X.
     cand_center_sq : (t, m) squared distances candidate -> chosen centres.
     cand_dist : (t, n) float64 output, squared distances (inf where pruned),
         or (t, 0) to keep none (``keep_candidate_direct`` recomputes them).
     gains : (n_chunks, t) float64 output, per-chunk potential decreases (the
         caller sums them in chunk order).
 
-    A chunk where many pairs survive goes through one BLAS product; one where
-    few survive computes just those distances directly.
+    A row is read only when the candidate nearest to its closest centre
+    passes the pruning test; then its distances to all t candidates are
+    computed directly (exact differences, no centring needed).
     """
-    n, d = X.shape
+    n = X.shape[0]
     t = candidates.shape[0]
     keep = cand_dist.shape[1] == n
-    cand_sq = _squared_norms64(candidates)
+    # For each chosen centre, its nearest candidate: one test per row then
+    # tells whether any candidate survives.
+    nearest = np.full(cand_center_sq.shape[1], np.inf)
+    for j in range(t):
+        for a in range(cand_center_sq.shape[1]):
+            nearest[a] = min(nearest[a], cand_center_sq[j, a])
     n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
     for c in prange(n_chunks):
         start = c * SEEDING_CHUNK_ROWS
         m = min(SEEDING_CHUNK_ROWS, n - start)
-        survives = np.empty((t, m), dtype=np.bool_)
         chunk_dist = np.empty((t, m))
-        n_survivors = _survivors(start, m, cand_center_sq, closest_sq, closest_id, survives)
-        if 4 * n_survivors >= m * t and d >= 8:
-            dots = np.empty((t, m), dtype=X.dtype)
-            rows = np.empty((m, d), dtype=X.dtype)
-            centre_rows(X, start, m, shift, rows)
-            np.dot(candidates, rows.T, dots)
-            x_sq = _squared_norms64(rows)
+        dist = np.empty(t)
+        gain = np.zeros(t)
+        for i in range(m):
+            row = start + i
+            if nearest[closest_id[row]] >= 4.0 * closest_sq[row]:
+                chunk_dist[:, i] = np.inf
+                continue
+            _row_to_candidates(X, row, candidates, dist)
             for j in range(t):
-                for i in range(m):
-                    chunk_dist[j, i] = max(x_sq[i] + cand_sq[j] - 2.0 * dots[j, i], 0.0)
-        elif n_survivors > 0:  # few survivors: read only their rows
-            for i in range(m):
-                for j in range(t):
-                    if survives[j, i]:
-                        chunk_dist[j, i] = _direct_sq(X, start + i, shift, candidates[j])
-        _gains_from_distances(start, m, weights, closest_sq, survives, chunk_dist, gains[c])
+                chunk_dist[j, i] = dist[j]
+                gain[j] += weights[row] * max(closest_sq[row] - dist[j], 0.0)
+        gains[c, :] = gain
         if keep:
             cand_dist[:, start:start + m] = chunk_dist
 
@@ -150,22 +159,23 @@ def candidate_gains_sparse(data, indices, indptr, x_sq, weights, candidates,
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def keep_candidate_direct(X, shift, candidate, cand_center_sq_row, center_id, weights,
+def keep_candidate_direct(X, candidate, nearest_center_sq, center_id, weights,
                           closest_sq, closest_id, chunk_potential):
     """:func:`keep_candidate` without kept distances: re-read the rows the
-    pruning test lets through and compute their distance to ``candidate``
-    (centred on ``shift``; ``cand_center_sq_row`` its squared distances to
+    pruning test lets through and compute their distance to the candidate
+    (``candidate`` is (1, d); ``nearest_center_sq`` its squared distances to
     the chosen centres)."""
     n = closest_sq.shape[0]
     for c in prange(chunk_potential.shape[0]):
         start = c * SEEDING_CHUNK_ROWS
         stop = min(n, start + SEEDING_CHUNK_ROWS)
+        dist = np.empty(1)
         potential = 0.0
         for i in range(start, stop):
-            if cand_center_sq_row[closest_id[i]] < 4.0 * closest_sq[i]:
-                dist = _direct_sq(X, i, shift, candidate)
-                if dist < closest_sq[i]:
-                    closest_sq[i] = dist
+            if nearest_center_sq[closest_id[i]] < 4.0 * closest_sq[i]:
+                _row_to_candidates(X, i, candidate, dist)
+                if dist[0] < closest_sq[i]:
+                    closest_sq[i] = dist[0]
                     closest_id[i] = center_id
             potential += weights[i] * closest_sq[i]
         chunk_potential[c] = potential
