@@ -27,11 +27,10 @@ import scipy.sparse as sp
 from ._kernels import CHUNK_ROWS, GEMM_MIN_FEATURES
 from ._kernels.assign import assign_dense, assign_sparse
 from ._kernels.bounds import elkan_iter, hamerly_iter, yinyang_iter
-from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse
+from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse, weighted_moments
 from ._kernels.sorted_hamerly import (
     BLOCK_ROWS,
-    gather_rows,
-    sort_order,
+    sort_rows,
     sorted_hamerly_iter,
     summarise_blocks,
 )
@@ -50,7 +49,7 @@ ELKAN_MAX_BYTES = 2**30
 SORTED_MAX_BYTES = 2**30
 SORTED_BYTES_PER_ROW = 36
 SORTED_MAX_FEATURES = 8
-RESORT_MIXED = 0.2
+RESORT_MIXED = 0.1
 RESORT_EVERY = 5
 
 
@@ -223,15 +222,9 @@ class BoundStep(_GroupBuffers):
         self.previous = None
         # sum w |x - m|^2 and sum w (x - m) about the data mean m: the inertia
         # of any labelling follows from its per-cluster sums.
-        self.mean = column_mean(data.X)
+        self.mean, self.first_moment, self.second_moment = weighted_moments(
+            data.X, data.weights, self.sums.shape[0])
         self.total_weight = float(data.weights.sum())
-        self.first_moment = np.zeros(d)
-        self.second_moment = 0.0
-        for block in _row_blocks(data.X):
-            diff = data.X[block] - self.mean
-            w = data.weights[block]
-            self.first_moment += w @ diff
-            self.second_moment += float(w @ np.einsum("ij,ij->i", diff, diff))
 
     def _inertia(self, centers, origin, sums, weights) -> float:
         """sum_i w_i |x_i - c_a(i)|^2 from the per-cluster sums (frame ``origin``)."""
@@ -364,9 +357,8 @@ class _SortedRows:
         finite = half_gap[np.isfinite(half_gap)]  # a lone centroid has no gap
         typical = finite.mean() if finite.size else 1.0
         scale_class = int(np.floor(4 * np.log2(max(typical, 1e-300))))
-        new = sort_order(self.labels, self.upper, self.lower, self.owed_up, self.owed_low,
-                         self.n_clusters, scale_class)
-        gather_rows(new, *self._state(), self.owed_up, self.owed_low, *self.spare)
+        sort_rows(self.n_clusters, scale_class, *self._state(), self.owed_up,
+                  self.owed_low, *self.spare)
         current = self._state()
         (self.X, self.weights, self.order, self.labels, self.upper,
          self.lower) = self.spare

@@ -115,3 +115,38 @@ def lloyd_iter_sparse(data, indices, indptr, weights, centers, labels,
                     sums[label, indices[p]] += w * data[p]
         group_inertia[g] = inertia
         group_changed[g] = changed
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def weighted_moments(X, weights, n_groups):
+    """Column means of dense X, and about them the weighted first moment
+    sum_i w_i (x_i - m) (d,) and second moment sum_i w_i |x_i - m|^2, from
+    which the inertia of any labelling follows by per-cluster sums.  Two
+    passes over X, each in ``n_groups`` fixed row groups reduced in order."""
+    n, d = X.shape
+    partial = np.zeros((n_groups, d))
+    for g in prange(n_groups):
+        for i in range(g * n // n_groups, (g + 1) * n // n_groups):
+            for f in range(d):
+                partial[g, f] += X[i, f]
+    mean = np.zeros(d)
+    for g in range(n_groups):
+        mean += partial[g]
+    mean /= max(n, 1)
+    first = np.zeros((n_groups, d))
+    second = np.zeros(n_groups)
+    for g in prange(n_groups):
+        for i in range(g * n // n_groups, (g + 1) * n // n_groups):
+            w = weights[i]
+            s = 0.0
+            for f in range(d):
+                diff = X[i, f] - mean[f]
+                first[g, f] += w * diff
+                s += diff * diff
+            second[g] += w * s
+    first_total = np.zeros(d)
+    second_total = 0.0
+    for g in range(n_groups):
+        first_total += first[g]
+        second_total += second[g]
+    return mean, first_total, second_total

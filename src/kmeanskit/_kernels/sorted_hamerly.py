@@ -27,6 +27,8 @@ BLOCK_ROWS = 64
 # Margin classes per label: four per doubling, from 2^-8 to 2^8 times a
 # typical distance (smaller and larger margins share the end classes).
 MARGIN_BUCKETS = 64
+# Fixed parts of the rows sorted in parallel (independent of the threads).
+SORT_PARTS = 8
 
 
 @njit(parallel=True, cache=True)
@@ -50,45 +52,49 @@ def _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class):
     return keys
 
 
-@njit(cache=True)
-def sort_order(labels, upper, lower, owed_up, owed_low, n_clusters, scale_class):
-    """Row order by label, then by margin class (counting sort, stable).
-
-    The margin is lower - upper (with the movement each row's block still
-    owes), what a row's bounds absorb before its test fails; classes are a
-    quarter of a doubling wide, centred on class ``scale_class`` (four times
-    the base-2 logarithm of a typical distance).  Rows with similar margins sit together, so
-    a block's weakest row is about as strong as its others."""
-    n = labels.shape[0]
-    keys = _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class)
-    counts = np.zeros(n_clusters * MARGIN_BUCKETS + 1, dtype=np.int64)
-    for i in range(n):
-        counts[keys[i] + 1] += 1
-    for b in range(1, counts.shape[0]):
-        counts[b] += counts[b - 1]
-    order = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        order[counts[keys[i]]] = i
-        counts[keys[i]] += 1
-    return order
-
-
 @njit(parallel=True, cache=True)
-def gather_rows(new, X, weights, order, labels, upper, lower, owed_up, owed_low,
-                X_out, weights_out, order_out, labels_out, upper_out, lower_out):
-    """The rows and their state in the order ``new`` (into the ``_out``
-    arrays), in one parallel pass; each row's bounds take the movement its
-    block still owes."""
-    d = X.shape[1]
-    for i in prange(X.shape[0]):
-        j = new[i]
-        for f in range(d):
-            X_out[i, f] = X[j, f]
-        weights_out[i] = weights[j]
-        order_out[i] = order[j]
-        labels_out[i] = labels[j]
-        upper_out[i] = upper[j] + owed_up[j // BLOCK_ROWS]
-        lower_out[i] = lower[j] - owed_low[j // BLOCK_ROWS]
+def sort_rows(n_clusters, scale_class, X, weights, order, labels, upper, lower, owed_up,
+              owed_low, X_out, weights_out, order_out, labels_out, upper_out, lower_out):
+    """Write the rows and their state into the ``_out`` arrays ordered by
+    label, then by margin class (a stable counting sort); each row's bounds
+    take the movement its block still owes.
+
+    The margin is lower - upper, what a row's bounds absorb before its test
+    fails; classes are a quarter of a doubling wide, centred on class
+    ``scale_class`` (four times the base-2 logarithm of a typical distance).
+    Rows with similar margins sit together, so a block's weakest row is
+    about as strong as its others.
+
+    Rows are read in order and scattered to one sequential stream per class
+    (far kinder to the caches than a gather in sorted order), in
+    ``SORT_PARTS`` fixed parts of the rows that run in parallel: part p's
+    rows of a class follow part p-1's, so the order is the stable one on any
+    number of threads."""
+    n, d = X.shape
+    n_keys = n_clusters * MARGIN_BUCKETS
+    keys = _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class)
+    counts = np.zeros((SORT_PARTS, n_keys), dtype=np.int64)
+    for p in prange(SORT_PARTS):
+        for i in range(p * n // SORT_PARTS, (p + 1) * n // SORT_PARTS):
+            counts[p, keys[i]] += 1
+    total = 0
+    for key in range(n_keys):  # exclusive prefix sum, class-major then part
+        for p in range(SORT_PARTS):
+            count = counts[p, key]
+            counts[p, key] = total
+            total += count
+    for p in prange(SORT_PARTS):
+        start = counts[p]
+        for i in range(p * n // SORT_PARTS, (p + 1) * n // SORT_PARTS):
+            to = start[keys[i]]
+            start[keys[i]] += 1
+            for f in range(d):
+                X_out[to, f] = X[i, f]
+            weights_out[to] = weights[i]
+            order_out[to] = order[i]
+            labels_out[to] = labels[i]
+            upper_out[to] = upper[i] + owed_up[i // BLOCK_ROWS]
+            lower_out[to] = lower[i] - owed_low[i // BLOCK_ROWS]
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
