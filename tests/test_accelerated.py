@@ -114,11 +114,34 @@ def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng):
 def test_auto_returns_to_lloyd_when_bounds_do_not_pay(rng, monkeypatch):
     monkeypatch.setattr(driver, "KEEP_BOUNDS", 1.01)  # no bound can skip that much
     X, _ = blobs(rng, n=20_000, d=12, k=30, spread=8.0)
+    model = KMeans(30, init=X[:30], tol=0, max_iter=300).fit(X)
+    lloyd = KMeans(30, init=X[:30], tol=0, max_iter=300, algorithm="lloyd").fit(X)
+    np.testing.assert_array_equal(model.labels_, lloyd.labels_)
+    steps = "".join(r.algorithm[0] for r in model.history_)
+    # Each attempt: one iteration setting the bounds, then the poor ones in a
+    # row; Lloyd in between; at most RETRIES attempts after the first.
+    attempt = "h" * (1 + driver.POOR_ITERATIONS)
+    attempts = [run for run in steps.split("l") if run]
+    assert attempts and set(attempts[:-1]) <= {attempt}, steps
+    assert attempt.startswith(attempts[-1])  # the fit may converge during one
+    assert 1 < len(attempts) <= 1 + driver.RETRIES
+    changed = [r.n_changed for r in model.history_]
+    for start in (i for i in range(1, len(steps)) if steps[i - 1:i + 1] == "lh"):
+        previous = steps.rfind("h", 0, start)  # a retry waits for the changes to drop
+        if previous >= 0:
+            assert changed[start - 1] < driver.RETRY_DROP * changed[previous]
+
+
+def test_auto_keeps_bounds_through_a_brief_poor_stretch(rng, monkeypatch):
+    # A share under the threshold for fewer than POOR_ITERATIONS iterations in
+    # a row does not send the plan back to Lloyd.
+    X, _ = blobs(rng, n=20_000, d=12, k=30, spread=8.0)
+    shares = iter([0.0] * (driver.POOR_ITERATIONS - 1) + [1.0] * 1000)
+    monkeypatch.setattr(driver.HamerlyStep, "keep_share",
+                        lambda self: 1.01 if next(shares) == 0.0 else 0.0)
     model = KMeans(30, init=X[:30], tol=0).fit(X)
-    steps = [r.algorithm for r in model.history_]
-    first = steps.index("hamerly")
-    assert steps[first:first + 2] == ["hamerly", "hamerly"]
-    assert set(steps[first + 2:]) <= {"lloyd"} and model.algorithm_ == "lloyd+hamerly"
+    steps = "".join(r.algorithm[0] for r in model.history_)
+    assert "h" in steps and "l" not in steps[steps.index("h"):], steps
 
 
 def test_sparse_input_always_runs_lloyd(rng):

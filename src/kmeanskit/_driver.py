@@ -482,13 +482,18 @@ def auto_algorithm(n: int, d: int, n_clusters: int, sortable: bool = True) -> st
     return "hamerly"
 
 
-# The adaptive plan: Lloyd while more than this share of the points change
-# cluster (bounds would be reset every iteration), then the bounded algorithm,
-# and back to Lloyd for good if its bounds skip less than this share of the
-# distances (a failed bound costs direct distances, Lloyd's are BLAS products).
+# The adaptive plan (see Plan): Lloyd while more than SWITCH_TO_BOUNDS of the
+# points change cluster (bounds would be reset every iteration), then the
+# bounded algorithm, back to Lloyd after POOR_ITERATIONS iterations in a row
+# in which its bounds skip less than KEEP_BOUNDS of the distances (a failed
+# bound costs direct distances, Lloyd's are BLAS products), and again bounds
+# once the changes drop to RETRY_DROP of their number then.
 SWITCH_TO_BOUNDS = 0.05
 KEEP_BOUNDS = 0.8
 KEEP_SORTED_BLOCKS = 0.25
+POOR_ITERATIONS = 3
+RETRY_DROP = 0.25
+RETRIES = 2
 
 
 def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tuple[int, bool]:
@@ -541,8 +546,15 @@ def farthest_rows(data: Data, centers: np.ndarray, count: int):
 class Plan:
     """Which step runs each iteration: one algorithm throughout, or for
     ``"auto:<bounded>"`` Lloyd first, the bounded algorithm once few labels
-    change, and Lloyd again for good if the bounds do not skip enough.  All
-    are exact, so switching changes the speed, never the iterations."""
+    change, and Lloyd again when the bounds do not skip enough.
+
+    Bounds skip more as the centroids settle, and a share read right after
+    the switch can be briefly low, so the plan falls back only after
+    ``POOR_ITERATIONS`` poor iterations in a row, and tries the bounds again
+    (at most ``RETRIES`` times) once the labels that change have dropped to
+    ``RETRY_DROP`` of their number at the fallback.  All algorithms are exact,
+    so switching changes the speed, never the iterations; the plan depends on
+    counts alone, so it is the same on every run."""
 
     def __init__(self, algorithm: str, data: Data, n_clusters: int):
         self.data, self.n_clusters = data, n_clusters
@@ -550,27 +562,34 @@ class Plan:
         self.bounded = algorithm.split(":", 1)[1] if adaptive else None
         self.current = "lloyd" if adaptive else algorithm
         self.step = STEPS[self.current](data, n_clusters)
-        self.gave_up = False
+        self.switch_below = SWITCH_TO_BOUNDS * data.n_samples
+        self.retries = 0
         self.bounded_iterations = 0
+        self.poor = 0
 
     def after(self, record: IterationRecord) -> None:
         if self.bounded is None:
             return
-        n = self.data.n_samples
         if self.current == "lloyd":
-            if not self.gave_up and record.n_changed < SWITCH_TO_BOUNDS * n:
+            if record.n_changed < self.switch_below and self.retries <= RETRIES:
                 self._use(self.bounded)
             return
         self.bounded_iterations += 1
         # The first iterations only set the bounds (and sort): judge the next.
-        if self.bounded_iterations > self.step.settling and \
-                record.n_skipped < self.step.keep_share() * n * self.n_clusters:
-            self.gave_up = True
+        if self.bounded_iterations <= self.step.settling:
+            return
+        total = self.data.n_samples * self.n_clusters
+        self.poor = self.poor + 1 if record.n_skipped < self.step.keep_share() * total else 0
+        if self.poor >= POOR_ITERATIONS:
+            self.retries += 1
+            self.switch_below = RETRY_DROP * record.n_changed
             self._use("lloyd")
 
     def _use(self, name: str) -> None:
         self.current = name
         self.step = STEPS[name](self.data, self.n_clusters)
+        self.bounded_iterations = 0
+        self.poor = 0
 
 
 @dataclass
