@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import blas_report, machine_report, make_blobs
+from _common import best_time, blas_report, machine_report, make_blobs
 
 SHAPES = [(1_000_000, 2, 16), (200_000, 32, 64), (60_000, 784, 10), (200_000, 64, 512)]
 
@@ -40,16 +39,6 @@ def datasets():
     if folder:
         for name in ("birch1", "birch2"):
             yield f"{name} (100,000, 2, 100)", np.loadtxt(Path(folder) / name / f"{name}.txt"), 100
-
-
-def timed(function, repeat=1):
-    """Best wall time of ``repeat`` calls, and the last result."""
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main() -> int:
@@ -74,18 +63,18 @@ def main() -> int:
     for name, X, k in datasets():
         init, _ = kmeans_plusplus(X, k, random_state=0)
         KMeans(k, init=init, max_iter=2).fit(X[:5000])  # compile outside the timing
-        ours_t, ours = timed(lambda X=X, k=k, init=init: KMeans(
+        ours_t, ours = best_time(lambda X=X, k=k, init=init: KMeans(
             k, init=init, tol=0.0, max_iter=1000).fit(X), REPEAT)
-        lloyd_t, lloyd = timed(lambda X=X, k=k, init=init: SklearnKMeans(
+        lloyd_t, lloyd = best_time(lambda X=X, k=k, init=init: SklearnKMeans(
             k, init=init, n_init=1, tol=0.0, max_iter=1000, algorithm="lloyd").fit(X), REPEAT)
-        elkan_t, elkan = timed(lambda X=X, k=k, init=init: SklearnKMeans(
+        elkan_t, elkan = best_time(lambda X=X, k=k, init=init: SklearnKMeans(
             k, init=init, n_init=1, tol=0.0, max_iter=1000, algorithm="elkan").fit(X), REPEAT)
         # FAISS has no float64 k-means: both run float32 on the same float32
         # data, from the same init, for the iterations kmeanskit needed above.
         X32, init32 = np.ascontiguousarray(X, dtype=np.float32), init.astype(np.float32)
         iters = ours.n_iter_
         KMeans(k, init=init32, max_iter=2).fit(X32[:5000])
-        ours32_t, _ = timed(lambda X32=X32, k=k, init32=init32, iters=iters: KMeans(
+        ours32_t, _ = best_time(lambda X32=X32, k=k, init32=init32, iters=iters: KMeans(
             k, init=init32, tol=0.0, max_iter=iters).fit(X32), REPEAT)
         faiss_cell, faiss_ratio = "-", "-"
         if faiss is not None:
@@ -95,15 +84,15 @@ def main() -> int:
                 model.train(X32, init_centroids=init32)
                 return model
 
-            faiss_t, _ = timed(run_faiss, REPEAT)
+            faiss_t, _ = best_time(run_faiss, REPEAT)
             faiss_cell, faiss_ratio = f"{faiss_t:.2f}", f"{faiss_t / ours32_t:.2f}"
         best = min(lloyd_t, elkan_t)
         print(f"| {name} | {ours_t:.2f} ({ours.algorithm_}, {iters}) "
               f"| {lloyd_t:.2f} ({lloyd.n_iter_}) | {elkan_t:.2f} ({elkan.n_iter_}) "
               f"| {best / ours_t:.2f} | {ours32_t:.2f} | {faiss_cell} | {faiss_ratio} |",
               flush=True)
-        ours_d = timed(lambda X=X, k=k: KMeans(k, random_state=0).fit(X))
-        theirs_d = timed(lambda X=X, k=k: SklearnKMeans(k, random_state=0).fit(X))
+        ours_d = best_time(lambda X=X, k=k: KMeans(k, random_state=0).fit(X), 1)
+        theirs_d = best_time(lambda X=X, k=k: SklearnKMeans(k, random_state=0).fit(X), 1)
         defaults.append((name, ours_d, theirs_d))
     print()
     print("Default settings, each library's own seeding (seconds; final inertia):")

@@ -142,18 +142,23 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         - ``"lloyd"``: every distance, in blocked BLAS products (best at high
           dimension, where bounds prune little);
         - ``"hamerly"``: one lower bound per point (best at low and moderate
-          dimension);
+          dimension).  Below 8 features, for X in memory, the rows are copied
+          in an order sorted by cluster and margin, and blocks of points that
+          keep their cluster are skipped without being read;
         - ``"elkan"``: k lower bounds per point (prunes most, costs n x k
           memory: beyond 1 GiB of bounds it runs Hamerly instead);
         - ``"yinyang"``: one lower bound per point and group of about 10
           centroids (Ding et al., 2015), a whole group skipped at once;
         - ``"auto"``: Lloyd while more than 5 % of the points change
-          cluster; then a bounded algorithm for dense data (Elkan from 64
-          features with up to 128 clusters, else Yinyang from 4 features and
-          32 clusters, else Hamerly from 8 features), and back to Lloyd for
-          good if the bounds skip less than 80 % of the distances
-          (crossovers measured in ``benchmarks/RESULTS.md``). Sparse input
-          always runs Lloyd.
+          cluster; then a bounded algorithm for dense data (Yinyang from 256
+          clusters, else sorted Hamerly below 8 features, else Elkan from 64
+          features with up to 128 clusters, else Yinyang from 32 clusters,
+          else Hamerly); back to Lloyd after three iterations in a row in
+          which the bounds skip less than 80 % of the distances (25 % for
+          sorted Hamerly), and the bounds again once the changing labels
+          drop to a quarter (crossovers measured in
+          ``benchmarks/RESULTS.md``). Sparse input and memory-mapped X
+          always run Lloyd.
 
         ``algorithm_`` records what ran.
     random_state : int, numpy Generator, numpy RandomState or None, default=None
