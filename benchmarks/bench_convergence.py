@@ -85,11 +85,11 @@ def main() -> int:
                 return model
 
             faiss_t, _ = best_time(run_faiss, REPEAT)
-            faiss_cell, faiss_ratio = f"{faiss_t:.2f}", f"{faiss_t / ours32_t:.2f}"
+            faiss_cell, faiss_ratio = f"{faiss_t:.3f}", f"{faiss_t / ours32_t:.2f}"
         best = min(lloyd_t, elkan_t)
-        print(f"| {name} | {ours_t:.2f} ({ours.algorithm_}, {iters}) "
-              f"| {lloyd_t:.2f} ({lloyd.n_iter_}) | {elkan_t:.2f} ({elkan.n_iter_}) "
-              f"| {best / ours_t:.2f} | {ours32_t:.2f} | {faiss_cell} | {faiss_ratio} |",
+        print(f"| {name} | {ours_t:.3f} ({ours.algorithm_}, {iters}) "
+              f"| {lloyd_t:.3f} ({lloyd.n_iter_}) | {elkan_t:.3f} ({elkan.n_iter_}) "
+              f"| {best / ours_t:.2f} | {ours32_t:.3f} | {faiss_cell} | {faiss_ratio} |",
               flush=True)
         ours_d = best_time(lambda X=X, k=k: KMeans(k, random_state=0).fit(X), 1)
         theirs_d = best_time(lambda X=X, k=k: SklearnKMeans(k, random_state=0).fit(X), 1)

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from ._kernels import CHUNK_ROWS, GEMM_MIN_FEATURES
 from ._kernels.assign import assign_dense, assign_sparse
-from ._kernels.bounds import elkan_iter, hamerly_iter, yinyang_iter
+from ._kernels.bounds import elkan_iter, fresh_bounds_dense, hamerly_iter, yinyang_iter
 from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse, weighted_moments
 from ._kernels.sorted_hamerly import (
     BLOCK_ROWS,
@@ -235,6 +235,12 @@ class BoundStep(_GroupBuffers):
         return float(max(total - 2 * np.sum(centers * sums)
                          + weights @ np.einsum("ij,ij->i", centers, centers), 0.0))
 
+    def _bound_groups(self, centers_original):
+        """(members, offsets, include_assigned, lower as (n, groups)) for
+        setting the bounds in one BLAS pass (``fresh_bounds_dense``), or None
+        where the step sets them itself."""
+        return None
+
     def _moved(self, centers_original):
         if self.previous is None:
             return np.zeros(len(centers_original))
@@ -253,7 +259,16 @@ class BoundStep(_GroupBuffers):
         before = labels.copy() if fresh else None
         if fresh:
             labels[:] = -1
-        self._run(centers, origin, original, moved, labels)
+        groups = self._bound_groups(original) if fresh and _use_gemm(self.data.X) else None
+        if groups is not None:
+            # Every distance anyway: one blocked BLAS pass, as Lloyd's.
+            members, offsets, include_assigned, lower = groups
+            fresh_bounds_dense(self.data.X, self.data.weights, origin, centers, members,
+                               offsets, include_assigned, labels, self.upper, lower,
+                               self.sums, self.weights, self.changed)
+            self.skipped[:] = 0
+        else:
+            self._run(centers, origin, original, moved, labels)
         self.previous = original
         sums, weights = self.sums.sum(axis=0), self.weights.sum(axis=0)
         changed = int((labels != before).sum()) if fresh else int(self.changed.sum())
@@ -285,6 +300,13 @@ class HamerlyStep(BoundStep):
         # A skipped sorted block costs next to nothing and a visited one about
         # what Lloyd pays for its rows, so far fewer skips still pay.
         return KEEP_BOUNDS if self.rows is None else KEEP_SORTED_BLOCKS
+
+    def _bound_groups(self, centers_original):
+        if self.rows is not None:  # its first visit computes every distance itself
+            return None
+        k = len(centers_original)
+        return (np.arange(k), np.array([0, k]), False,
+                self.lower.reshape(self.data.n_samples, 1))
 
     def _run(self, centers, origin, original, moved, labels):
         gaps = np.sqrt(((original[:, None] - original[None]) ** 2).sum(axis=2))
@@ -396,6 +418,10 @@ class ElkanStep(BoundStep):
         super().__init__(data, n_clusters)
         self.lower = np.zeros((data.n_samples, n_clusters))
 
+    def _bound_groups(self, centers_original):
+        k = len(centers_original)
+        return np.arange(k), np.arange(k + 1), True, self.lower
+
     def _run(self, centers, origin, original, moved, labels):
         distances = np.sqrt(((original[:, None] - original[None]) ** 2).sum(axis=2))
         elkan_iter(self.data.X, self.data.weights, origin, centers, moved, distances,
@@ -426,6 +452,11 @@ class YinyangStep(BoundStep):
         self.members = np.argsort(group_of, kind="stable").astype(np.int64)
         counts = np.bincount(group_of, minlength=self.n_groups)
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def _bound_groups(self, centers_original):
+        if self.members is None:
+            self._group(centers_original)
+        return self.members, self.offsets, False, self.lower
 
     def _run(self, centers, origin, original, moved, labels):
         if self.members is None:
