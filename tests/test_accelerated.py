@@ -237,3 +237,40 @@ def test_sorted_hamerly_beyond_its_memory_budget_visits_rows(rng, monkeypatch):
     X, _ = blobs(rng, n=3000, d=2, k=6)
     _same_run(X, 6, "hamerly")
     assert created == []
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("include_assigned", [False, True])
+def test_bounds_set_by_blas_are_valid(rng, dtype, include_assigned):
+    # The bounds come from ||c||^2 - 2 x.c + ||x||^2, widened by its rounding
+    # error: every one must hold against exact distances, even for data far
+    # from the origin, and the labels must be Lloyd's.
+    from kmeanskit._kernels.bounds import fresh_bounds_dense
+
+    X, _ = blobs(rng, n=3000, d=24, k=10, spread=3.0)
+    X = (X + 1e3).astype(dtype)
+    centers = X[rng.choice(len(X), 10, replace=False)].astype(np.float64)
+    data = driver.Data(X, np.ones(len(X)))
+    origin = data.origin(centers.astype(dtype))
+    centred = np.ascontiguousarray(centers.astype(dtype) - origin)
+    members = np.array([3, 7, 0, 1, 2, 4, 5, 6, 8, 9])
+    offsets = np.array([0, 2, 6, 10])
+    labels = np.full(len(X), -1, dtype=np.int32)
+    upper, lower = np.empty(len(X)), np.empty((len(X), 3))
+    sums, weights, changed = np.empty((2, 10, 24)), np.empty((2, 10)), np.empty(2, dtype=np.int64)
+    fresh_bounds_dense(X, data.weights, origin, centred, members, offsets, include_assigned,
+                       labels, upper, lower, sums, weights, changed)
+    expected, _ = driver.assign(data, centers.astype(dtype))
+    np.testing.assert_array_equal(labels, expected)
+    exact = np.sqrt(((X.astype(np.float64)[:, None] - centers.astype(dtype)[None]) ** 2).sum(2))
+    rows = np.arange(len(X))
+    assert (upper >= exact[rows, labels]).all()
+    for g in range(3):
+        group = members[offsets[g]:offsets[g + 1]]
+        others = exact[:, group].copy()
+        if not include_assigned:
+            others[group[None, :] == labels[:, None]] = np.inf
+        assert (lower[:, g] <= others.min(axis=1)).all()
+    # Tight all the same: within a small fraction of the distances.
+    away = exact[rows, labels] > 0  # the centres themselves are at distance 0
+    assert np.median(upper[away] / exact[rows, labels][away]) < 1.001
