@@ -67,8 +67,9 @@ def test_skipped_distances_are_reported(rng):
 
 
 @pytest.mark.parametrize("shape, plan", [
-    ((1000, 2, 16), "auto:hamerly"), ((1000, 16, 20), "auto:hamerly"),
-    ((1000, 100, 10), "auto:elkan"), ((1000, 16, 300), "auto:yinyang"),
+    ((1000, 2, 16), "auto:hamerly"), ((1000, 16, 20), "auto:yinyang"),
+    ((1000, 16, 10), "auto:hamerly"), ((1000, 300, 10), "auto:elkan"),
+    ((1000, 100, 10), "auto:hamerly"), ((1000, 16, 300), "auto:yinyang"),
     ((1000, 100, 200), "auto:yinyang"), ((1000, 5, 10), "auto:hamerly"),
     ((1000, 2, 300), "auto:yinyang"),
 ])
@@ -79,7 +80,7 @@ def test_auto_plan_follows_the_measured_rule(shape, plan):
 
 
 @pytest.mark.parametrize("shape, plan", [
-    ((1000, 2, 16), "lloyd"), ((1000, 5, 40), "auto:yinyang"), ((1000, 16, 20), "auto:hamerly"),
+    ((1000, 2, 16), "lloyd"), ((1000, 5, 40), "auto:yinyang"), ((1000, 16, 10), "auto:hamerly"),
 ])
 def test_auto_plan_without_a_sorted_copy(monkeypatch, shape, plan):
     # Low-dimensional Hamerly copies X in sorted order, within a memory budget.
@@ -99,10 +100,10 @@ def test_auto_runs_lloyd_on_a_memmap(tmp_path):
 
 
 def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng):
-    X, _ = blobs(rng, n=20_000, d=12, k=30, spread=8.0)
-    init = X[:30].copy()
-    auto = KMeans(30, init=init, tol=0).fit(X)
-    lloyd = KMeans(30, init=init, tol=0, algorithm="lloyd").fit(X)
+    X, _ = blobs(rng, n=20_000, d=12, k=12, spread=8.0)
+    init = X[:12].copy()
+    auto = KMeans(12, init=init, tol=0).fit(X)
+    lloyd = KMeans(12, init=init, tol=0, algorithm="lloyd").fit(X)
     steps = [r.algorithm for r in auto.history_]
     assert steps[0] == "lloyd" and "hamerly" in steps
     assert auto.algorithm_.startswith("lloyd+hamerly")
@@ -113,9 +114,9 @@ def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng):
 
 def test_auto_returns_to_lloyd_when_bounds_do_not_pay(rng, monkeypatch):
     monkeypatch.setattr(driver, "KEEP_BOUNDS", 1.01)  # no bound can skip that much
-    X, _ = blobs(rng, n=20_000, d=12, k=30, spread=8.0)
-    model = KMeans(30, init=X[:30], tol=0, max_iter=300).fit(X)
-    lloyd = KMeans(30, init=X[:30], tol=0, max_iter=300, algorithm="lloyd").fit(X)
+    X, _ = blobs(rng, n=20_000, d=12, k=12, spread=8.0)
+    model = KMeans(12, init=X[:12], tol=0, max_iter=300).fit(X)
+    lloyd = KMeans(12, init=X[:12], tol=0, max_iter=300, algorithm="lloyd").fit(X)
     np.testing.assert_array_equal(model.labels_, lloyd.labels_)
     steps = "".join(r.algorithm[0] for r in model.history_)
     # Each attempt: one iteration setting the bounds, then the poor ones in a
@@ -135,11 +136,11 @@ def test_auto_returns_to_lloyd_when_bounds_do_not_pay(rng, monkeypatch):
 def test_auto_keeps_bounds_through_a_brief_poor_stretch(rng, monkeypatch):
     # A share under the threshold for fewer than POOR_ITERATIONS iterations in
     # a row does not send the plan back to Lloyd.
-    X, _ = blobs(rng, n=20_000, d=12, k=30, spread=8.0)
+    X, _ = blobs(rng, n=20_000, d=12, k=12, spread=8.0)
     shares = iter([0.0] * (driver.POOR_ITERATIONS - 1) + [1.0] * 1000)
     monkeypatch.setattr(driver.HamerlyStep, "keep_share",
                         lambda self: 1.01 if next(shares) == 0.0 else 0.0)
-    model = KMeans(30, init=X[:30], tol=0).fit(X)
+    model = KMeans(12, init=X[:12], tol=0).fit(X)
     steps = "".join(r.algorithm[0] for r in model.history_)
     assert "h" in steps and "l" not in steps[steps.index("h"):], steps
 

@@ -496,9 +496,9 @@ def auto_algorithm(n: int, d: int, n_clusters: int, sortable: bool = True) -> st
     8 features Hamerly on sorted rows skips whole blocks and wins; where it
     may not copy X (a memmap, or beyond its memory budget) plain bounds lose
     to Lloyd's direct, vectorised loop except Yinyang from 4 features and 32
-    clusters.  From 8 features: Elkan's k bounds pay from 64 features with
-    up to 128 clusters, where every skipped distance is expensive; Yinyang
-    from 32 clusters; Hamerly's single bound for fewer.
+    clusters.  From 8 features: Elkan's k bounds pay from 256 features with
+    up to 32 clusters, where every skipped distance is expensive; Yinyang
+    from 16 clusters; Hamerly's single bound for fewer.
     """
     if n_clusters >= 256:
         return "yinyang"
@@ -506,9 +506,9 @@ def auto_algorithm(n: int, d: int, n_clusters: int, sortable: bool = True) -> st
         if sortable:
             return "hamerly"
         return "yinyang" if d >= 4 and n_clusters >= 32 else "lloyd"
-    if d >= 64 and n_clusters <= 128:
+    if d >= 256 and n_clusters <= 32:
         return "elkan"
-    if n_clusters >= 32:
+    if n_clusters >= 16:
         return "yinyang"
     return "hamerly"
 

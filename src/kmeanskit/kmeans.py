@@ -151,8 +151,8 @@ array-like of shape (n_clusters, n_features), default="k-means++"
           centroids (Ding et al., 2015), a whole group skipped at once;
         - ``"auto"``: Lloyd while more than 5 % of the points change
           cluster; then a bounded algorithm for dense data (Yinyang from 256
-          clusters, else sorted Hamerly below 8 features, else Elkan from 64
-          features with up to 128 clusters, else Yinyang from 32 clusters,
+          clusters, else sorted Hamerly below 8 features, else Elkan from 256
+          features with up to 32 clusters, else Yinyang from 16 clusters,
           else Hamerly); back to Lloyd after three iterations in a row in
           which the bounds skip less than 80 % of the distances (25 % for
           sorted Hamerly), and the bounds again once the changing labels
