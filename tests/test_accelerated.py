@@ -275,3 +275,15 @@ def test_bounds_set_by_blas_are_valid(rng, dtype, include_assigned):
     # Tight all the same: within a small fraction of the distances.
     away = exact[rows, labels] > 0  # the centres themselves are at distance 0
     assert np.median(upper[away] / exact[rows, labels][away]) < 1.001
+
+
+def test_copy_x_false_forbids_the_sorted_copy(rng, monkeypatch):
+    created = _sorted_rows_of(monkeypatch)
+    X, _ = blobs(rng, n=3000, d=2, k=6)
+    init = X[:6].copy()
+    in_place = KMeans(6, init=init, algorithm="hamerly", tol=0, copy_x=False).fit(X)
+    assert created == []
+    sorted_copy = KMeans(6, init=init, algorithm="hamerly", tol=0).fit(X)
+    assert len(created) == 1
+    np.testing.assert_array_equal(in_place.labels_, sorted_copy.labels_)
+    assert KMeans(6, copy_x=False, random_state=0).fit(X).algorithm_ == "lloyd"

@@ -59,6 +59,7 @@ class Data:
 
     X: np.ndarray | sp.csr_matrix
     weights: np.ndarray
+    may_copy: bool = True  # whether a step may keep a reordered copy of X
 
     @property
     def sparse(self) -> bool:
@@ -331,7 +332,7 @@ def is_memory_mapped(X) -> bool:
 
 def may_copy_sorted(data: Data) -> bool:
     """Whether Hamerly keeps a sorted copy of X (see :class:`HamerlyStep`)."""
-    if data.sparse or is_memory_mapped(data.X):
+    if data.sparse or not data.may_copy or is_memory_mapped(data.X):
         return False
     n, d = data.X.shape
     return d < SORTED_MAX_FEATURES and \

@@ -168,8 +168,11 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         Threads for the kernels (BLAS is held to one thread meanwhile); all
         cores when None.
     copy_x : bool, default=True
-        Accepted for drop-in compatibility with scikit-learn; kmeanskit never
-        modifies or copies X (it centres chunks on the fly), so it has no effect.
+        kmeanskit never modifies X (it centres chunks on the fly).  The one
+        copy it may make is Hamerly's, below 8 features: the rows in an order
+        sorted by cluster (within 1 GiB, never of a memmap).  ``False``
+        forbids it: Hamerly then visits the rows in place, and ``"auto"``
+        chooses as for a memmap.
     verbose : int, default=0
         Print one line per iteration when positive.
 
@@ -283,7 +286,7 @@ array-like of shape (n_clusters, n_features), default="k-means++"
         n_samples, n_features = X.shape
         v.check_n_clusters(self.n_clusters, n_samples)
         weights = v.check_sample_weight(sample_weight, n_samples)
-        data = Data(X, weights)
+        data = Data(X, weights, may_copy=self.copy_x)
         algorithm = resolve_algorithm(self.algorithm, data, self.n_clusters)
         tol = self.tol * mean_variance(X) if self.tol > 0 else 0.0
         seeds = v.seed_sequence(self.random_state).spawn(self._n_runs())
