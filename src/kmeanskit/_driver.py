@@ -44,8 +44,9 @@ GROUP_BYTES = 256 * 2**20
 MIN_CHUNKS_PER_GROUP = 8
 # Elkan keeps n x k lower bounds; above this many bytes it gives way to Hamerly.
 ELKAN_MAX_BYTES = 2**30
-# Hamerly's sorted copy of X and its per-row state (order 8, weight 8,
-# label 4, bounds 16 bytes) above this many bytes: rows visited in place.
+# Hamerly's sorted copies of X and their per-row state (order 8, weight 8,
+# label 4, bounds 16 bytes; two sets, sorting writes into the spare one):
+# above this many bytes the rows are visited in place.
 SORTED_MAX_BYTES = 2**30
 SORTED_BYTES_PER_ROW = 36
 SORTED_MAX_FEATURES = 8
@@ -335,8 +336,9 @@ def may_copy_sorted(data: Data) -> bool:
     if data.sparse or not data.may_copy or is_memory_mapped(data.X):
         return False
     n, d = data.X.shape
+    # Two sets of sorted rows and state: sorting writes into the spare one.
     return d < SORTED_MAX_FEATURES and \
-        data.X.nbytes + n * SORTED_BYTES_PER_ROW <= SORTED_MAX_BYTES
+        2 * (data.X.nbytes + n * SORTED_BYTES_PER_ROW) <= SORTED_MAX_BYTES
 
 
 class _SortedRows:

@@ -3,14 +3,16 @@
 Plain Hamerly still touches every row every iteration: it moves the row's
 bounds and adds the row to its cluster's sum.  At low dimension that
 bookkeeping costs about as much as Lloyd's distances, so the bounds do not
-pay.  Here the rows are copied once in an order that groups them by label
-and, within a label, by margin (lower minus upper bound), and cut into blocks
-of ``BLOCK_ROWS``.  A block whose rows all share one label keeps its largest
-upper bound, its smallest lower bound, the movement owed to them since the
-rows were last visited, and its weighted sum; when that block-level Hamerly
-test passes, the block costs O(d) whatever its size: no row is read.
-Otherwise its rows are brought up to date and tested one by one, as in
-``bounds.hamerly_iter``.  Labels are identical to Lloyd's at every iteration.
+pay.  Here the rows are copied in an order that groups them by label and,
+within a label, by margin (lower minus upper bound), and cut into blocks of
+``BLOCK_ROWS``.  Each block keeps its largest upper bound, its smallest
+margin and the movement owed to its rows since they were last visited; a
+block whose rows share one label also keeps its weighted sum.  When the
+block-level Hamerly test passes, a single-label block costs O(d) whatever
+its size (no row is read) and a mixed one only adds its rows to their sums.
+Otherwise every distance of the block's rows is computed (vectorised across
+rows), which leaves their bounds exact.  Labels are identical to Lloyd's at
+every iteration.
 
 A block's cached sum is taken relative to a fixed ``reference`` point (the
 data mean) and moved to the iteration's frame when it is added, so it stays
@@ -33,7 +35,7 @@ SORT_PARTS = 8
 
 @njit(parallel=True, cache=True)
 def _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class):
-    """Sort key of each row: label, then margin class (see ``sort_order``)."""
+    """Sort key of each row: label, then margin class (see ``sort_rows``)."""
     n = labels.shape[0]
     margins = np.empty(n)
     for i in prange(n):
