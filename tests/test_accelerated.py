@@ -246,7 +246,7 @@ def test_bounds_set_by_blas_are_valid(rng, dtype, include_assigned):
     # The bounds come from ||c||^2 - 2 x.c + ||x||^2, widened by its rounding
     # error: every one must hold against exact distances, even for data far
     # from the origin, and the labels must be Lloyd's.
-    from kmeanskit._kernels.bounds import fresh_bounds_dense
+    from kmeanskit._kernels.lloyd import lloyd_iter_dense
 
     X, _ = blobs(rng, n=3000, d=24, k=10, spread=3.0)
     X = (X + 1e3).astype(dtype)
@@ -258,9 +258,10 @@ def test_bounds_set_by_blas_are_valid(rng, dtype, include_assigned):
     offsets = np.array([0, 2, 6, 10])
     labels = np.full(len(X), -1, dtype=np.int32)
     upper, lower = np.empty(len(X)), np.empty((len(X), 3))
-    sums, weights, changed = np.empty((2, 10, 24)), np.empty((2, 10)), np.empty(2, dtype=np.int64)
-    fresh_bounds_dense(X, data.weights, origin, centred, members, offsets, include_assigned,
-                       labels, upper, lower, sums, weights, changed)
+    sums, weights = np.empty((2, 10, 24)), np.empty((2, 10))
+    inertia, changed = np.empty(2), np.empty(2, dtype=np.int64)
+    lloyd_iter_dense(X, data.weights, origin, centred, True, labels, sums, weights, inertia,
+                     changed, members, offsets, include_assigned, upper, lower)
     expected, _ = driver.assign(data, centers.astype(dtype))
     np.testing.assert_array_equal(labels, expected)
     exact = np.sqrt(((X.astype(np.float64)[:, None] - centers.astype(dtype)[None]) ** 2).sum(2))

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from ._kernels import CHUNK_ROWS, GEMM_MIN_FEATURES
 from ._kernels.assign import assign_dense, assign_sparse
-from ._kernels.bounds import elkan_iter, fresh_bounds_dense, hamerly_iter, yinyang_iter
+from ._kernels.bounds import elkan_iter, hamerly_iter, yinyang_iter
 from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse, weighted_moments
 from ._kernels.sorted_hamerly import (
     BLOCK_ROWS,
@@ -131,6 +131,11 @@ def column_mean(X) -> np.ndarray:
     return total / X.shape[0]
 
 
+# lloyd_iter_dense's bound arguments when it sets no bounds.
+NO_BOUNDS = (np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64), False,
+             np.empty(0), np.empty((0, 0)))
+
+
 def _use_gemm(X) -> bool:
     return X.shape[1] >= GEMM_MIN_FEATURES
 
@@ -200,7 +205,7 @@ class LloydStep(_GroupBuffers):
             lloyd_iter_sparse(X.data, X.indices, X.indptr, data.weights, centers, *buffers)
         else:
             lloyd_iter_dense(data.X, data.weights, origin, centers, _use_gemm(data.X),
-                             *buffers)
+                             *buffers, *NO_BOUNDS)
         return (self.sums.sum(axis=0), self.weights.sum(axis=0),
                 float(self.inertia.sum()), int(self.changed.sum()), 0)
 
@@ -225,7 +230,7 @@ class BoundStep(_GroupBuffers):
         # sum w |x - m|^2 and sum w (x - m) about the data mean m: the inertia
         # of any labelling follows from its per-cluster sums.
         self.mean, self.first_moment, self.second_moment = weighted_moments(
-            data.X, data.weights, self.sums.shape[0])
+            data.X, data.weights)
         self.total_weight = float(data.weights.sum())
 
     def _inertia(self, centers, origin, sums, weights) -> float:
@@ -239,7 +244,7 @@ class BoundStep(_GroupBuffers):
 
     def _bound_groups(self, centers_original):
         """(members, offsets, include_assigned, lower as (n, groups)) for
-        setting the bounds in one BLAS pass (``fresh_bounds_dense``), or None
+        setting the bounds in Lloyd's BLAS pass (``lloyd_iter_dense``), or None
         where the step sets them itself."""
         return None
 
@@ -265,9 +270,10 @@ class BoundStep(_GroupBuffers):
         if groups is not None:
             # Every distance anyway: one blocked BLAS pass, as Lloyd's.
             members, offsets, include_assigned, lower = groups
-            fresh_bounds_dense(self.data.X, self.data.weights, origin, centers, members,
-                               offsets, include_assigned, labels, self.upper, lower,
-                               self.sums, self.weights, self.changed)
+            inertia = np.empty(len(self.changed))  # from the sums, as every iteration
+            lloyd_iter_dense(self.data.X, self.data.weights, origin, centers, True, labels,
+                             self.sums, self.weights, inertia, self.changed, members,
+                             offsets, include_assigned, self.upper, lower)
             self.skipped[:] = 0
         else:
             self._run(centers, origin, original, moved, labels)

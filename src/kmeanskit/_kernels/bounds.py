@@ -20,8 +20,7 @@ the bounds are initialised.
 import numpy as np
 from numba import njit, prange
 
-from . import CHUNK_ROWS, FASTMATH
-from .assign import centre_rows, nearest_dense_block, squared_norms
+from . import FASTMATH
 
 # Skip only when a bound wins by more than this relative margin.
 MARGIN = 1e-10
@@ -362,17 +361,18 @@ def yinyang_iter(X, weights, origin, centers, moved, members, offsets, group_of,
         group_skipped[g] = (stop - start) * k - computed
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def fresh_bounds_dense(X, weights, origin, centers, members, offsets, include_assigned,
-                       labels, upper, lower, group_sums, group_weights, group_changed):
-    """Set every point's bounds from one blocked BLAS pass, as Lloyd's kernel
-    labels (the same ``nearest_dense_block`` call, so the same labels).
+@njit(cache=True, fastmath=FASTMATH)
+def bounds_from_block(rows, m, start, center_sq, dots, best_label, best_dist, members,
+                      offsets, include_assigned, upper, lower):
+    """Set the bounds of rows start:start+m from a Lloyd pass's BLAS block.
 
-    The bounds come from the expansion ||c||^2 - 2 x.c + ||x||^2, widened by
-    a bound on its rounding error so that they stay valid: the upper bound
-    is sqrt(d^2 + err), each lower bound sqrt(max(d^2 - err, 0)), with err =
-    (d + 4) eps 2 (||x||^2 + max ||c||^2) (the frame is centred, so this is
-    small beside the distances themselves).
+    ``dots`` (k, m) are the products centres x rows that labelled them
+    (``assign.nearest_dense_block``), ``best_label`` / ``best_dist`` its
+    result.  The bounds come from the expansion ||c||^2 - 2 x.c + ||x||^2,
+    widened by a bound on its rounding error so that they stay valid: the
+    upper bound is sqrt(d^2 + err), each lower bound sqrt(max(d^2 - err, 0)),
+    with err = (d + 4) eps 2 (||x||^2 + max ||c||^2) (the frame is centred, so
+    this is small beside the distances themselves).
 
     members, offsets : centroid groups (group g is
         members[offsets[g]:offsets[g + 1]]); ``lower[i, g]`` bounds the
@@ -380,58 +380,26 @@ def fresh_bounds_dense(X, weights, origin, centers, members, offsets, include_as
         (Hamerly: one group of all; Yinyang: its groups).  With
         ``include_assigned`` (Elkan: one group per centroid) the own
         centroid counts too.
-    upper : (n,); lower : (n, t).  Accumulates the update as the other kernels.
+    upper : (n,); lower : (n, t).
     """
-    n, d = X.shape
-    k = centers.shape[0]
+    d = rows.shape[1]
     t = offsets.shape[0] - 1
-    n_groups = group_sums.shape[0]
-    center_sq = squared_norms(centers)
     center_sq_max = 0.0
-    for j in range(k):
+    for j in range(center_sq.shape[0]):
         center_sq_max = max(center_sq_max, np.float64(center_sq[j]))
-    eps = np.finfo(X.dtype).eps
-    n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
-    for g in prange(n_groups):
-        rows = np.empty((CHUNK_ROWS, d), dtype=X.dtype)
-        scratch = np.empty(CHUNK_ROWS * (k + d + 1), dtype=X.dtype)
-        best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
-        best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
-        sums = group_sums[g]
-        cluster_weight = group_weights[g]
-        sums[:] = 0.0
-        cluster_weight[:] = 0.0
-        changed = 0
-        first = g * n_chunks // n_groups
-        last = (g + 1) * n_chunks // n_groups
-        for c in range(first, last):
-            start = c * CHUNK_ROWS
-            m = min(CHUNK_ROWS, n - start)
-            centre_rows(X, start, m, origin, rows)
-            nearest_dense_block(rows, m, centers, center_sq, True, scratch, best_label,
-                                best_dist)
-            dots = scratch[: k * m].reshape((k, m))  # left by nearest_dense_block
-            for i in range(m):
-                row = start + i
-                x_sq = 0.0
-                for f in range(d):
-                    x_sq += rows[i, f] * rows[i, f]
-                err = (d + 4) * eps * 2.0 * (x_sq + center_sq_max)
-                best = best_label[i]
-                upper[row] = np.sqrt(best_dist[i] + err)
-                for grp in range(t):
-                    nearest = np.inf
-                    for p in range(offsets[grp], offsets[grp + 1]):
-                        j = members[p]
-                        if j != best or include_assigned:
-                            sq = x_sq + center_sq[j] - 2.0 * dots[j, i]
-                            nearest = min(nearest, sq)
-                    lower[row, grp] = np.sqrt(max(nearest - err, 0.0))
-                if labels[row] != best:
-                    changed += 1
-                    labels[row] = best
-                w = weights[row]
-                cluster_weight[best] += w
-                for f in range(d):
-                    sums[best, f] += w * rows[i, f]
-        group_changed[g] = changed
+    eps = np.finfo(rows.dtype).eps
+    for i in range(m):
+        row = start + i
+        x_sq = 0.0
+        for f in range(d):
+            x_sq += rows[i, f] * rows[i, f]
+        err = (d + 4) * eps * 2.0 * (x_sq + center_sq_max)
+        best = best_label[i]
+        upper[row] = np.sqrt(best_dist[i] + err)
+        for grp in range(t):
+            nearest = np.inf
+            for p in range(offsets[grp], offsets[grp + 1]):
+                j = members[p]
+                if j != best or include_assigned:
+                    nearest = min(nearest, x_sq + center_sq[j] - 2.0 * dots[j, i])
+            lower[row, grp] = np.sqrt(max(nearest - err, 0.0))

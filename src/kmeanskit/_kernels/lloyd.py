@@ -12,6 +12,7 @@ from numba import njit, prange
 
 from . import CHUNK_ROWS, FASTMATH
 from .assign import centre_rows, nearest_dense_block, nearest_sparse_block, squared_norms
+from .bounds import bounds_from_block
 
 
 @njit(cache=True)
@@ -22,7 +23,8 @@ def _group_chunks(group, n_groups, n_chunks):
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def lloyd_iter_dense(X, weights, shift, centers, use_gemm, labels,
-                     group_sums, group_weights, group_inertia, group_changed):
+                     group_sums, group_weights, group_inertia, group_changed,
+                     members, offsets, include_assigned, upper, lower):
     """Assign every row of dense ``X`` and accumulate the update.
 
     Parameters (all arrays allocated by the caller)
@@ -38,11 +40,16 @@ def lloyd_iter_dense(X, weights, shift, centers, use_gemm, labels,
     group_weights : (g, k) float64, per-group weight per cluster.
     group_inertia : (g,) float64, per-group weighted squared distances.
     group_changed : (g,) int64, per-group count of rows whose label changed.
+    members, offsets, include_assigned, upper, lower : when ``upper`` is not
+        empty, the pass also sets a bounded algorithm's bounds from its BLAS
+        blocks (``bounds.bounds_from_block``; needs ``use_gemm``): the first
+        iteration of Hamerly, Elkan or Yinyang is this same pass.
     """
     n, d = X.shape
     k = centers.shape[0]
     n_groups = group_sums.shape[0]
     center_sq = squared_norms(centers)
+    set_bounds = upper.shape[0] > 0
     n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
     for g in prange(n_groups):
         rows = np.empty((CHUNK_ROWS, d), dtype=X.dtype)
@@ -62,6 +69,10 @@ def lloyd_iter_dense(X, weights, shift, centers, use_gemm, labels,
             centre_rows(X, start, m, shift, rows)
             nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
                                 best_label, best_dist)
+            if set_bounds:  # the products are still in scratch
+                bounds_from_block(rows, m, start, center_sq, scratch[: k * m].reshape((k, m)),
+                                  best_label, best_dist, members, offsets,
+                                  include_assigned, upper, lower)
             for i in range(m):
                 label = best_label[i]
                 w = weights[start + i]
@@ -117,36 +128,27 @@ def lloyd_iter_sparse(data, indices, indptr, weights, centers, labels,
         group_changed[g] = changed
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def weighted_moments(X, weights, n_groups):
+@njit(cache=True, fastmath=FASTMATH)
+def weighted_moments(X, weights):
     """Column means of dense X, and about them the weighted first moment
     sum_i w_i (x_i - m) (d,) and second moment sum_i w_i |x_i - m|^2, from
     which the inertia of any labelling follows by per-cluster sums.  Two
-    passes over X, each in ``n_groups`` fixed row groups reduced in order."""
+    serial passes (once per bounded run; a parallel kernel would cost more
+    to compile than it saves)."""
     n, d = X.shape
-    partial = np.zeros((n_groups, d))
-    for g in prange(n_groups):
-        for i in range(g * n // n_groups, (g + 1) * n // n_groups):
-            for f in range(d):
-                partial[g, f] += X[i, f]
     mean = np.zeros(d)
-    for g in range(n_groups):
-        mean += partial[g]
+    for i in range(n):
+        for f in range(d):
+            mean[f] += X[i, f]
     mean /= max(n, 1)
-    first = np.zeros((n_groups, d))
-    second = np.zeros(n_groups)
-    for g in prange(n_groups):
-        for i in range(g * n // n_groups, (g + 1) * n // n_groups):
-            w = weights[i]
-            s = 0.0
-            for f in range(d):
-                diff = X[i, f] - mean[f]
-                first[g, f] += w * diff
-                s += diff * diff
-            second[g] += w * s
-    first_total = np.zeros(d)
-    second_total = 0.0
-    for g in range(n_groups):
-        first_total += first[g]
-        second_total += second[g]
-    return mean, first_total, second_total
+    first = np.zeros(d)
+    second = 0.0
+    for i in range(n):
+        w = weights[i]
+        s = 0.0
+        for f in range(d):
+            diff = X[i, f] - mean[f]
+            first[f] += w * diff
+            s += diff * diff
+        second += w * s
+    return mean, first, second
