@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 
 import kmeanskit._driver as driver
 from conftest import blobs
@@ -288,3 +289,21 @@ def test_copy_x_false_forbids_the_sorted_copy(rng, monkeypatch):
     assert len(created) == 1
     np.testing.assert_array_equal(in_place.labels_, sorted_copy.labels_)
     assert KMeans(6, copy_x=False, random_state=0).fit(X).algorithm_ == "lloyd"
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", *ACCELERATED, "auto"])
+def test_fewer_distinct_points_than_clusters_settle_at_once(rng, algorithm):
+    # Seven distinct points, ten clusters, four seeds on one point: three
+    # clusters start empty and no point is away from a centroid, so nothing
+    # moves (moving would stack centroids and send points to and fro).
+    points = rng.normal(size=(7, 2))
+    X = np.repeat(points, 50, axis=0)
+    init = np.concatenate([points, points[[6, 6, 6]]])
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        model = KMeans(10, init=init, algorithm=algorithm).fit(X)
+    assert model.n_iter_ <= 2 and model.history_[0].n_empty == 3
+    assert model.inertia_ == pytest.approx(0.0, abs=1e-20)
+    # One cluster per distinct point (the mean of 50 copies can round one
+    # ulp away from the copies, so an identical idle centroid may win them).
+    assert np.unique(model.labels_).size == 7
+    np.testing.assert_array_equal(model.labels_, model.predict(X))

@@ -542,16 +542,20 @@ def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tupl
     Works on ``sums`` and ``cluster_weights`` (relative to ``origin``) in
     place, as the update will see them: the chosen point leaves its old
     cluster's sum and founds the empty one.  Farthest first, ties to the
-    lowest row index, so the choice is deterministic.  Returns the number of
-    empty clusters and whether any was moved onto a point away from its
-    centroid (when every point sits on its centroid, as with fewer distinct
-    points than clusters, nothing can move).
+    lowest row index, so the choice is deterministic.  Only points away from
+    their centroid are taken: when every point sits on a centroid (fewer
+    distinct points than clusters) a move would only stack two centroids on
+    one point, so the remaining clusters stay empty where they are.  Returns
+    the number of empty clusters and whether any was moved.
     """
     empty = np.flatnonzero(cluster_weights == 0)
     if empty.size == 0:
         return 0, False
     farthest, distances = farthest_rows(data, centers, empty.size)
-    for cluster, point in zip(empty, farthest, strict=True):
+    moved = False
+    for cluster, point, distance in zip(empty, farthest, distances, strict=True):
+        if distance <= 0:  # sorted farthest first: no point left away from a centroid
+            break
         weight = data.weights[point]
         row = weight * data.centred_row(point, origin)
         old = labels[point]
@@ -559,7 +563,8 @@ def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tupl
         cluster_weights[old] -= weight
         sums[cluster] = row
         cluster_weights[cluster] = weight
-    return int(empty.size), bool(distances[0] > 0)
+        moved = True
+    return int(empty.size), moved
 
 
 def farthest_rows(data: Data, centers: np.ndarray, count: int):
