@@ -223,7 +223,7 @@ class BoundStep(_GroupBuffers):
 
     def __init__(self, data: Data, n_clusters: int):
         super().__init__(data, n_clusters)
-        n, d = data.X.shape
+        n = data.n_samples
         self.skipped = np.empty(self.sums.shape[0], dtype=np.int64)
         self.upper = np.zeros(n)
         self.previous = None
