@@ -20,6 +20,7 @@ from __future__ import annotations
 import mmap
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,6 +74,14 @@ class Data:
     @property
     def dtype(self):
         return self.X.dtype
+
+    @cached_property
+    def moments(self) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Column means m of dense X, sum w (x - m), sum w |x - m|^2 and the
+        total weight: the inertia of any labelling follows from its
+        per-cluster sums.  Computed once, for every bounded step of a run."""
+        mean, first, second = weighted_moments(self.X, self.weights)
+        return mean, first, second, float(self.weights.sum())
 
     def origin(self, centers: np.ndarray) -> np.ndarray:
         """Origin of the working frame for ``centers``: their mean for dense
@@ -227,11 +236,7 @@ class BoundStep(_GroupBuffers):
         self.skipped = np.empty(self.sums.shape[0], dtype=np.int64)
         self.upper = np.zeros(n)
         self.previous = None
-        # sum w |x - m|^2 and sum w (x - m) about the data mean m: the inertia
-        # of any labelling follows from its per-cluster sums.
-        self.mean, self.first_moment, self.second_moment = weighted_moments(
-            data.X, data.weights)
-        self.total_weight = float(data.weights.sum())
+        self.mean, self.first_moment, self.second_moment, self.total_weight = data.moments
 
     def _inertia(self, centers, origin, sums, weights) -> float:
         """sum_i w_i |x_i - c_a(i)|^2 from the per-cluster sums (frame ``origin``)."""
