@@ -121,7 +121,7 @@ def test_kmeans_parallel_quality_beats_kmeans_plusplus(rng):
     assert np.mean(ours) <= np.mean(theirs)
 
 
-@pytest.mark.parametrize("init", ["k-means++", "k-means||"])
+@pytest.mark.parametrize("init", ["local-search++", "k-means++", "k-means||"])
 def test_fitted_inertia_no_worse_than_sklearn(rng, init):
     X, _ = blobs(rng, n=3000, d=5, k=25, spread=8.0)
     ours = [KMeans(25, init=init, random_state=s).fit(X).inertia_ for s in QUALITY_SEEDS]
@@ -157,3 +157,102 @@ def test_kmeans_plusplus_without_kept_distances_chooses_the_same_seeds(rng, monk
     again, again_idx = kmeans_plusplus(X, 12, sample_weight=weights, random_state=4)
     np.testing.assert_array_equal(kept_idx, again_idx)
     np.testing.assert_array_equal(kept, again)
+
+
+# -- local search (init="local-search++") --------------------------------------
+
+def _seeding_state(X, weights, centers, n_candidates):
+    """The k-means++ bookkeeping for given centres, computed by brute force."""
+    seeding = init_module._Seeding(X, weights, n_candidates)
+    sq = ((X[:, None, :].astype(float) - centers[None].astype(float)) ** 2).sum(axis=2)
+    seeding.closest_id[:] = sq.argmin(axis=1)
+    seeding.closest_sq[:] = sq.min(axis=1)
+    rows = init_module.SEEDING_CHUNK_ROWS
+    for c in range(seeding.n_chunks):
+        part = slice(c * rows, (c + 1) * rows)
+        seeding.chunk_potential[c] = weights[part] @ seeding.closest_sq[part]
+    return seeding
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_local_search_makes_the_best_swap_of_each_step(rng, dtype):
+    # Replay each step by brute force: of every (candidate, centre) swap, the
+    # one with the lowest potential is made, and only if it lowers it.
+    X, _ = blobs(rng, n=2500, d=3, k=9, spread=8.0, dtype=dtype)
+    X64 = X.astype(np.float64)
+    weights = rng.uniform(0.5, 2.0, len(X))
+    rtol = 1e-9 if dtype == np.float64 else 1e-6  # float32 differences
+    centers, indices = kmeans_plusplus(X, 9, sample_weight=weights, random_state=1)
+    swaps = 0
+    for step in range(12):
+        seeding = _seeding_state(X, weights, centers, 3)
+        draws = np.random.default_rng(step)
+        candidates = seeding.sample(np.random.default_rng(step), 3)
+        expected = centers.copy()
+        best = _inertia(X64, centers, weights)
+        for row in candidates:
+            for q in range(9):
+                trial = centers.copy()
+                trial[q] = X[row]
+                potential = _inertia(X64, trial, weights)
+                if potential < best * (1 - rtol):
+                    best, expected = potential, trial
+        swaps += init_module._local_search(seeding, centers, indices, draws, 1, 3)
+        np.testing.assert_array_equal(centers, expected)
+        np.testing.assert_array_equal(X[indices], centers)
+        # The kept state is every row's exact closest centre.
+        np.testing.assert_allclose(seeding.chunk_potential.sum(), best, rtol=rtol)
+    assert swaps >= 3
+
+
+def test_local_search_state_stays_exact_over_many_swaps(rng):
+    X, _ = blobs(rng, n=3000, d=5, k=30, spread=8.0)
+    weights = np.ones(len(X))
+    centers, indices = kmeans_plusplus(X, 30, random_state=0)
+    seeding = _seeding_state(X, weights, centers, 4)
+    assert init_module._local_search(seeding, centers, indices, rng, 60, 4) > 5
+    sq = np.sort(((X[:, None, :] - centers[None]) ** 2).sum(axis=2), axis=1)
+    np.testing.assert_allclose(seeding.closest_sq, sq[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(
+        seeding.closest_id,
+        ((X[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1))
+
+
+def test_local_search_lowers_the_potential_of_the_same_greedy_seeds(rng):
+    X, _ = blobs(rng, n=4000, d=4, k=40, spread=8.0)
+    for seed in range(5):
+        greedy, _ = kmeans_plusplus(X, 40, random_state=seed)
+        searched, idx = kmeans_plusplus(X, 40, local_search_steps="auto", random_state=seed)
+        assert _inertia(X, searched) <= _inertia(X, greedy)
+        np.testing.assert_array_equal(X[idx], searched)
+
+
+def test_local_search_is_deterministic_across_threads_and_skipped_for_sparse(rng):
+    X, _ = blobs(rng, n=6000, d=4, k=20)
+    one = KMeans(20, random_state=3, n_threads=1).fit(X)
+    two = KMeans(20, random_state=3, n_threads=2).fit(X)
+    np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
+    sparse = kmeans_plusplus(sp.csr_matrix(X), 20, local_search_steps=5, random_state=0)
+    np.testing.assert_allclose(sparse[0], kmeans_plusplus(X, 20, random_state=0)[0])
+
+
+def test_local_search_beats_sklearn_on_birch2(data_dir):
+    # 100 tight clusters along a sine curve: greedy k-means++ often puts two
+    # seeds in one cluster and none in another; the swaps repair that.
+    X = np.loadtxt(data_dir / "birch2" / "birch2.txt")
+    ours = [KMeans(100, random_state=s).fit(X).inertia_ for s in range(5)]
+    theirs = [SklearnKMeans(100, random_state=s).fit(X).inertia_ for s in range(5)]
+    assert np.mean(ours) < 0.95 * np.mean(theirs)
+
+
+def test_kmeans_parallel_auto_rounds_cover_birch2(data_dir):
+    # Two rounds leave whole Birch2 clusters without a candidate (potential
+    # 2.5-3.6x k-means++'s); "auto" keeps sampling while a round halves it.
+    X = np.loadtxt(data_dir / "birch2" / "birch2.txt")
+    ratios = [_inertia(X, kmeans_parallel(X, 100, random_state=s))
+              / _inertia(X, sklearn_kmeans_plusplus(X, 100, random_state=s)[0])
+              for s in range(3)]
+    two_rounds = [_inertia(X, kmeans_parallel(X, 100, n_rounds=2, random_state=s))
+                  / _inertia(X, sklearn_kmeans_plusplus(X, 100, random_state=s)[0])
+                  for s in range(3)]
+    assert np.mean(ratios) < 1.3 < np.mean(two_rounds)

@@ -99,8 +99,8 @@ def test_init_array_of_wrong_shape(X):
 
 def test_unknown_init_lists_the_valid_names(X):
     with pytest.raises(ValueError, match=r"'init' parameter of KMeans must be a str among "
-                                         r"\{'k-means\+\+', 'k-means\|\|', 'random', "
-                                         r"'sharding'\}"):
+                                         r"\{'local-search\+\+', 'k-means\+\+', "
+                                         r"'k-means\|\|', 'random', 'sharding'\}"):
         KMeans(2, init="kmeans++").fit(X)
 
 

@@ -12,6 +12,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._driver import Data, assign_blocks, is_memory_mapped, run
+from ._kernels.local_search import (
+    apply_swap,
+    center_distances,
+    replace_center_distances,
+    second_nearest_all,
+    swap_gains,
+)
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
     candidate_gains_dense,
@@ -23,6 +30,7 @@ from ._threads import thread_limits
 from ._validation import (
     NONE,
     Integer,
+    Options,
     Real,
     as_generator,
     check_n_clusters,
@@ -262,10 +270,24 @@ class _Seeding:
                                   self.chunk_potential)
 
 
-def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None):
+# local_search_steps="auto": as many steps as price two candidates per centre
+# in all (2k / t steps of t candidates).  Measured on blobs and Birch1/Birch2:
+# the fits that follow end 1-11 % lower than from k-means++ alone; one
+# candidate per step over k steps did no better in more passes over X.
+LOCAL_SEARCH_CANDIDATES_PER_CENTRE = 2
+
+
+def _local_search_steps(steps, n_clusters: int, n_local_trials: int) -> int:
+    if steps == "auto":
+        return -(-LOCAL_SEARCH_CANDIDATES_PER_CENTRE * n_clusters // n_local_trials)
+    return steps
+
+
+def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_search_steps=0):
     n_samples, n_features = X.shape
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
+    local_search_steps = _local_search_steps(local_search_steps, n_clusters, n_local_trials)
     centers = np.empty((n_clusters, n_features), dtype=X.dtype)
     indices = np.empty(n_clusters, dtype=np.int64)
     seeding = _Seeding(X, weights, max(n_local_trials, 1))
@@ -283,11 +305,55 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None):
         indices[c] = candidates_idx[best]
         centers[c] = candidates[best]
         seeding.keep(best, c)
+    # The swap kernels read dense rows; sparse input keeps the greedy seeds.
+    if local_search_steps and n_clusters > 1 and not sp.issparse(X):
+        _local_search(seeding, centers, indices, rng, local_search_steps, n_local_trials)
     return centers, indices
 
 
+def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
+                  n_candidates: int) -> int:
+    """LocalSearch++ (Lattanzi & Sohler, 2019) on the state k-means++ left,
+    greedy: ``n_steps`` times, draw ``n_candidates`` rows as k-means++ would,
+    price every (candidate, centre) swap in one pass over X, and make the
+    swap that lowers the potential most, if any does.  Updates ``centers``
+    and ``indices`` in place; returns the number of swaps."""
+    X, weights = seeding.X, seeding.weights
+    k, n = centers.shape[0], X.shape[0]
+    center_dist, neighbour = center_distances(centers)
+    second_sq, second_id = np.empty(n), np.empty(n, dtype=np.int32)
+    chunk_base = np.empty((seeding.n_chunks, k))
+    second_nearest_all(X, weights, centers, center_dist, neighbour, seeding.closest_sq,
+                       seeding.closest_id, second_sq, second_id, seeding.chunk_potential,
+                       chunk_base)
+    chunk_gain = np.empty((seeding.n_chunks, n_candidates))
+    chunk_delta = np.empty((seeding.n_chunks, n_candidates, k))
+    swaps = 0
+    for _ in range(n_steps):
+        if seeding.chunk_potential.sum() == 0.0:
+            break
+        rows = seeding.sample(rng, n_candidates)
+        points = np.ascontiguousarray(_rows(X, rows))
+        point_center_dist = np.sqrt(_pairwise_sq(points, centers))
+        swap_gains(X, weights, points, point_center_dist, seeding.closest_sq,
+                   seeding.closest_id, second_sq, chunk_gain, chunk_delta)
+        # Sums in chunk order: the same on any thread count.
+        change = (chunk_gain.sum(axis=0)[:, None] + chunk_base.sum(axis=0)[None, :]
+                  + chunk_delta.sum(axis=0))
+        best, q = np.unravel_index(int(np.argmin(change)), change.shape)
+        if not change[best, q] < 0.0:
+            continue
+        centers[q], indices[q] = points[best], rows[best]
+        replace_center_distances(centers, q, center_dist, neighbour)
+        apply_swap(X, weights, centers, q, point_center_dist[best], center_dist, neighbour,
+                   seeding.closest_sq, seeding.closest_id, second_sq, second_id,
+                   seeding.chunk_potential, chunk_base)
+        swaps += 1
+    return swaps
+
+
 def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
-                    random_state=None, n_threads=None):
+                    local_search_steps=0, random_state=None, n_threads=None):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, 2007).
 
     The first centre is a row drawn in proportion to its weight; each next
@@ -297,6 +363,13 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
     triangle inequality, the points a candidate cannot bring closer, which
     makes large k much cheaper than the plain algorithm.
 
+    With ``local_search_steps``, the seeds are then improved by greedy
+    LocalSearch++ (Lattanzi & Sohler, ICML 2019): each step draws
+    ``n_local_trials`` rows the same way, prices swapping each of them for
+    each centre in one pass over X (using every row's closest and second
+    closest centre), and makes the swap that lowers the potential most, if
+    any does.  This is ``KMeans(init="local-search++")``.
+
     Parameters
     ----------
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -304,6 +377,13 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
     sample_weight : array-like of shape (n_samples,), default=None
     n_local_trials : int, default=None
         Candidates per step; ``2 + floor(ln k)`` when None.
+    local_search_steps : "auto" or int, default=0
+        Local-search steps after the greedy seeding (0: none, the seeds of
+        scikit-learn's ``kmeans_plusplus``).  ``"auto"``: ``ceil(2 k / t)``
+        steps of ``t = n_local_trials`` candidates, two candidates per centre
+        in all; each step is one pass over X, so at 512 clusters and 64
+        features it adds about half to the seeding time.  Skipped for sparse
+        X.
     random_state : int, numpy Generator or RandomState, default=None
     n_threads : int, default=None
         Threads for the distance updates; all cores when None.
@@ -325,9 +405,11 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
     """
     X, weights = _validated("kmeans_plusplus", X, n_clusters, sample_weight)
     check_value("kmeans_plusplus", "n_local_trials", n_local_trials, [NONE, Integer(1)])
+    check_value("kmeans_plusplus", "local_search_steps", local_search_steps,
+                [Options(("auto",)), Integer(0)])
     with thread_limits(n_threads):
         return _kmeans_plusplus(X, n_clusters, weights, as_generator(random_state),
-                                n_local_trials)
+                                n_local_trials, local_search_steps)
 
 
 # ---------------------------------------------------------------------------
@@ -335,7 +417,16 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
 # ---------------------------------------------------------------------------
 
 
-def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rounds=2):
+# n_rounds="auto": sample at least this many rounds and at most this many,
+# and stop once a round no longer cuts the potential by this factor.  Two
+# rounds are enough on blobs (the third cuts it by ~1.1); data whose far ends
+# dominate the first rounds' draws (Birch2's sine curve: cuts of 600, 29, 4)
+# needs four, or the fit ends 1.6-2x above k-means++'s (benchmarks/RESULTS.md).
+AUTO_ROUNDS = (2, 5)
+AUTO_ROUNDS_CUT = 2.0
+
+
+def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rounds="auto"):
     data = Data(X, weights)
     n = X.shape[0]
     ell = oversampling_factor * n_clusters
@@ -344,9 +435,10 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     closest_sq = np.empty(n)
     for rows, labels, dist in assign_blocks(data, _rows(X, chosen)):
         closest_id[rows], closest_sq[rows] = labels, dist
+    min_rounds, max_rounds = AUTO_ROUNDS if n_rounds == "auto" else (n_rounds, n_rounds)
     block = 2**17  # rows per sampling block: 1 MiB of float64 temporaries
-    for _ in range(n_rounds):
-        potential = float(weights @ closest_sq)
+    potential = float(weights @ closest_sq)
+    for round_ in range(1, max_rounds + 1):
         if potential == 0.0:
             break
         # Sample in blocks (the same draws as one call): no O(n) temporaries.
@@ -357,13 +449,15 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
                 / potential)
             for start in range(0, n, block)
         ])
-        if picked.size == 0:
-            continue
-        for rows, batch_labels, batch_sq in assign_blocks(data, _rows(X, picked)):
-            closer = batch_sq < closest_sq[rows]
-            closest_sq[rows][closer] = batch_sq[closer]
-            closest_id[rows][closer] = len(chosen) + batch_labels[closer]
-        chosen.extend(int(i) for i in picked)
+        if picked.size:
+            for rows, batch_labels, batch_sq in assign_blocks(data, _rows(X, picked)):
+                closer = batch_sq < closest_sq[rows]
+                closest_sq[rows][closer] = batch_sq[closer]
+                closest_id[rows][closer] = len(chosen) + batch_labels[closer]
+            chosen.extend(int(i) for i in picked)
+        previous, potential = potential, float(weights @ closest_sq)
+        if round_ >= min_rounds and potential * AUTO_ROUNDS_CUT > previous:
+            break
     if len(chosen) < n_clusters:
         # Too few distinct candidates (heavily duplicated data): top up with
         # random rows and reassign.
@@ -384,10 +478,10 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
 
 
 def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.0,
-                    n_rounds=2, random_state=None, n_threads=None):
+                    n_rounds="auto", random_state=None, n_threads=None):
     """Scalable k-means++ ("k-means||", Bahmani et al., VLDB 2012).
 
-    Start from one weighted-random row; in each of ``n_rounds`` rounds sample
+    Start from one weighted-random row; in each of the sampling rounds sample
     every row independently with probability
     ``min(1, l * w * d^2 / potential)`` (``l = oversampling_factor *
     n_clusters``), adding the sampled rows to a candidate set.  Each
@@ -402,11 +496,14 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     n_clusters : int
     sample_weight : array-like of shape (n_samples,), default=None
     oversampling_factor : float, default=2.0
-    n_rounds : int, default=2
-        Sampling rounds. Two, as Spark MLlib's default: at 512 clusters they
-        give seeds with 33 % less potential than k-means++ in half the time
-        of five rounds (44 % less), and fits from them end as low
-        (benchmarks/RESULTS.md).
+    n_rounds : "auto" or int, default="auto"
+        Sampling rounds.  ``"auto"``: at least 2 (Spark MLlib's default) and
+        at most 5 (Bahmani et al.'s), stopping once a round no longer halves
+        the potential.  Blobs stop at two (at 512 clusters: seeds with a third
+        less potential than k-means++'s, in half the time of five rounds);
+        data whose far ends dominate the early draws, such as Birch2's sine
+        curve, take four, where two left whole clusters without a candidate
+        and the fit 1.6-2x above k-means++'s (benchmarks/RESULTS.md).
     random_state : int, numpy Generator or RandomState, default=None
     n_threads : int, default=None
 
@@ -427,7 +524,7 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     X, weights = _validated("kmeans_parallel", X, n_clusters, sample_weight)
     check_value("kmeans_parallel", "oversampling_factor", oversampling_factor,
                 [Real(0, open_low=True)])
-    check_value("kmeans_parallel", "n_rounds", n_rounds, [Integer(1)])
+    check_value("kmeans_parallel", "n_rounds", n_rounds, [Options(("auto",)), Integer(1)])
     with thread_limits(n_threads):
         return _kmeans_parallel(X, n_clusters, weights, as_generator(random_state),
                                 oversampling_factor, n_rounds)

@@ -29,8 +29,8 @@ class MiniBatchKMeans(CentroidModel):
     Parameters
     ----------
     n_clusters : int, default=8
-    init : {"k-means++", "k-means||", "random", "sharding"}, callable or array, \
-default="k-means++"
+    init : {"k-means++", "local-search++", "k-means||", "random", "sharding"}, \
+callable or array, default="k-means++"
         As for :class:`KMeans`, run on a random subsample of ``init_size`` rows.
     max_iter : int, default=100
         Passes over the data: at most ``max_iter * n_samples / batch_size`` steps.
@@ -47,8 +47,8 @@ default="k-means++"
     init_size : int, default=None
         Rows used to initialise (3 x batch_size when None, at least n_clusters).
     n_init : "auto" or int, default="auto"
-        Initialisations on the subsample, the best kept: 1 for k-means++ and
-        k-means||, 3 otherwise.
+        Initialisations on the subsample, the best kept: 1 for k-means++,
+        local-search++ and k-means||, 3 otherwise.
     reassignment_ratio : float, default=0.01
         A cluster whose accumulated weight falls below this fraction of the
         largest is moved onto a random batch point.
@@ -125,7 +125,7 @@ default="k-means++"
         if sample_weights.sum() == 0:
             sample_weights = np.ones(size)
         if isinstance(self.init, str):
-            runs = (1 if self.init in ("k-means++", "k-means||") else 3) \
+            runs = (1 if self.init in ("k-means++", "local-search++", "k-means||") else 3) \
                 if self.n_init == "auto" else self.n_init
         else:
             runs = 1

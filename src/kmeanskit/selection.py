@@ -512,7 +512,9 @@ class XMeans(_SplittingKMeans):
         d = points.shape[1]
         parent_inertia = float(((points - points.mean(axis=0)) ** 2).sum())
         parent_bic, _ = kmeans_information_criteria(parent_inertia, np.array([len(points)]), d)
-        child = KMeans(2, n_init=3, random_state=rng.integers(2**31),
+        # Three greedy k-means++ starts: for two centres a local search adds
+        # a pass over the points and nothing the three starts do not cover.
+        child = KMeans(2, init="k-means++", n_init=3, random_state=rng.integers(2**31),
                        max_iter=self.max_iter, n_threads=self.n_threads).fit(points)
         sizes = np.bincount(child.labels_, minlength=2)
         child_bic, _ = kmeans_information_criteria(child.inertia_, sizes, d)

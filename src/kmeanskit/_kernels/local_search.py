@@ -1,0 +1,219 @@
+"""Local-search kernels: swap one seed for a sampled row when that lowers the
+potential (LocalSearch++, Lattanzi & Sohler, ICML 2019).
+
+Every row keeps its closest centre ``a`` and squared distance ``d1`` (the
+k-means++ bookkeeping) and its second closest ``b``, ``d2``.  Swapping centre
+``q`` for a point ``p`` changes the potential by
+
+    sum over rows of min(d1, dp) - d1        (p may bring a row closer)
+  + sum over the rows of q of min(d2, dp) - min(d1, dp)   (q's rows move on)
+
+where ``dp`` is the squared distance to ``p``.  Rows with ``dp >= d2`` add
+nothing to the first sum and exactly ``d2 - d1`` to the second, so with
+``base[q]``, the sum of ``w (d2 - d1)`` over q's rows, one pass over the
+rows that ``p`` comes within ``d2`` of prices every possible swap at once.
+Such rows are found without reading the others: ``||x - p|| >=
+||p - c_a|| - ||x - c_a||`` (triangle inequality), so a row with
+``(||p - c_a|| - sqrt(d1))^2 >= d2`` is skipped after an O(1) test.
+
+Chunks of ``SEEDING_CHUNK_ROWS`` rows, as in the k-means++ kernels (the
+caller samples from the same per-chunk potentials); per-chunk partial sums
+are reduced in chunk order by the caller, so results do not depend on the
+number of threads.  Distances are exact differences in float64.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from . import FASTMATH
+from .seeding import SEEDING_CHUNK_ROWS
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _sq_to(X, row, point):
+    """Squared distance from row ``row`` of X to ``point`` (d,)."""
+    s = 0.0
+    for f in range(X.shape[1]):
+        diff = X[row, f] - point[f]
+        s += diff * diff
+    return s
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def center_distances(centers):
+    """(k, k) Euclidean distances between centres, exact differences, and
+    each centre's nearest other centre (itself when k == 1)."""
+    k = centers.shape[0]
+    dist = np.zeros((k, k))
+    for i in range(k):
+        for j in range(i + 1, k):
+            dist[i, j] = dist[j, i] = np.sqrt(_sq_to(centers, i, centers[j]))
+    neighbour = np.zeros(k, dtype=np.int32)
+    for i in range(k):
+        best, best_dist = i, np.inf
+        for j in range(k):
+            if j != i and dist[i, j] < best_dist:
+                best, best_dist = j, dist[i, j]
+        neighbour[i] = best
+    return dist, neighbour
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def replace_center_distances(centers, q, dist, neighbour):
+    """Update :func:`center_distances`'s output after centre ``q`` changed:
+    O(k d) distances, and a rescan only for the centres whose nearest was q."""
+    k = centers.shape[0]
+    for j in range(k):
+        if j != q:
+            dist[q, j] = dist[j, q] = np.sqrt(_sq_to(centers, q, centers[j]))
+    for i in range(k):
+        if i != q and (neighbour[i] == q or i == neighbour[i]):
+            best, best_dist = i, np.inf
+            for j in range(k):
+                if j != i and dist[i, j] < best_dist:
+                    best, best_dist = j, dist[i, j]
+            neighbour[i] = best
+        elif i != q and dist[i, q] < dist[i, neighbour[i]]:
+            neighbour[i] = q
+    best, best_dist = q, np.inf
+    for j in range(k):
+        if j != q and dist[q, j] < best_dist:
+            best, best_dist = j, dist[q, j]
+    neighbour[q] = best
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _nearest_two(X, row, centers, center_dist, neighbour, ref, ref_sq):
+    """Closest and second-closest centre of a row, given its squared distance
+    ``ref_sq`` to one centre ``ref``: (a, d1, b, d2).
+
+    Starts from ``ref`` and ``ref``'s nearest centre, so that the bound is
+    tight early, then skips every centre ``j`` that cannot come within the
+    second-best distance: ``||x - c_j|| >= ||c_ref - c_j|| - ||x - c_ref||``.
+    With one centre, (ref, ref_sq, ref, inf)."""
+    a, d1, b, d2 = ref, ref_sq, ref, np.inf
+    other = neighbour[ref]
+    if other != ref:
+        sq = _sq_to(X, row, centers[other])
+        if sq < d1:
+            a, d1, b, d2 = other, sq, ref, ref_sq
+        else:
+            b, d2 = other, sq
+    r_ref = np.sqrt(ref_sq)
+    for j in range(centers.shape[0]):
+        if j == ref or j == other:
+            continue
+        bound = center_dist[ref, j] - r_ref
+        if bound > 0.0 and bound * bound >= d2:
+            continue
+        sq = _sq_to(X, row, centers[j])
+        if sq < d1:
+            a, d1, b, d2 = j, sq, a, d1
+        elif sq < d2:
+            b, d2 = j, sq
+    return a, d1, b, d2
+
+
+@njit(cache=True)
+def _chunk_totals(start, stop, weights, closest_sq, closest_id, second_sq, base):
+    """Potential of rows start:stop; adds each row's ``w (d2 - d1)`` to
+    ``base`` (k,), zeroed first."""
+    base[:] = 0.0
+    potential = 0.0
+    for i in range(start, stop):
+        w = weights[i]
+        potential += w * closest_sq[i]
+        if second_sq[i] < np.inf:
+            base[closest_id[i]] += w * (second_sq[i] - closest_sq[i])
+    return potential
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def second_nearest_all(X, weights, centers, center_dist, neighbour, closest_sq,
+                       closest_id, second_sq, second_id, chunk_potential, chunk_base):
+    """Fill ``second_sq``/``second_id`` given the closest centre of every row,
+    and each chunk's potential and ``base`` (n_chunks, k)."""
+    n = X.shape[0]
+    for c in prange(chunk_potential.shape[0]):
+        start = c * SEEDING_CHUNK_ROWS
+        stop = min(n, start + SEEDING_CHUNK_ROWS)
+        for i in range(start, stop):
+            # The closest stays the closest; only the second is new.
+            _, _, second_id[i], second_sq[i] = _nearest_two(
+                X, i, centers, center_dist, neighbour, closest_id[i], closest_sq[i])
+        chunk_potential[c] = _chunk_totals(start, stop, weights, closest_sq, closest_id,
+                                           second_sq, chunk_base[c])
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def swap_gains(X, weights, points, point_center_dist, closest_sq, closest_id, second_sq,
+               chunk_gain, chunk_delta):
+    """Price adding each of the t candidate ``points`` (t, d): per chunk, the
+    change of ``sum min(d1, dp)`` (``chunk_gain`` (n_chunks, t), <= 0) and,
+    per centre, the change of its rows' cost of moving on relative to
+    ``base`` (``chunk_delta`` (n_chunks, t, k)).
+
+    ``point_center_dist`` (t, k) are the distances from the candidates to the
+    centres.  Swapping centre q for candidate j changes the potential by
+    ``sum(chunk_gain[:, j]) + base[q] + sum(chunk_delta[:, j, q])``.  A row
+    is read once, when the bound lets some candidate within its second."""
+    n = X.shape[0]
+    t = points.shape[0]
+    for c in prange(chunk_gain.shape[0]):
+        start = c * SEEDING_CHUNK_ROWS
+        stop = min(n, start + SEEDING_CHUNK_ROWS)
+        delta = chunk_delta[c]
+        delta[:] = 0.0
+        gain = chunk_gain[c]
+        gain[:] = 0.0
+        for i in range(start, stop):
+            d1, d2, a = closest_sq[i], second_sq[i], closest_id[i]
+            r1 = np.sqrt(d1)
+            for j in range(t):
+                bound = point_center_dist[j, a] - r1
+                if bound > 0.0 and bound * bound >= d2:
+                    continue
+                dp = _sq_to(X, i, points[j])
+                if dp >= d2:
+                    continue
+                w = weights[i]
+                near = min(d1, dp)
+                gain[j] += w * (near - d1)
+                delta[j, a] += w * ((dp - near) - (d2 - d1))
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def apply_swap(X, weights, centers, q, point_center_dist, center_dist, neighbour,
+               closest_sq, closest_id, second_sq, second_id, chunk_potential, chunk_base):
+    """Update every row after centre ``q`` became ``centers[q]``.
+
+    ``point_center_dist`` are the new centre's distances to the centres
+    before the swap; ``center_dist``/``neighbour`` describe the centres after
+    it.  Rows whose closest was q search again from their second; rows whose
+    second was q get their second again; the rest only compare with the new centre
+    (when the bound lets it come within their second)."""
+    n = X.shape[0]
+    point = centers[q]
+    for c in prange(chunk_potential.shape[0]):
+        start = c * SEEDING_CHUNK_ROWS
+        stop = min(n, start + SEEDING_CHUNK_ROWS)
+        for i in range(start, stop):
+            a, d1, d2 = closest_id[i], closest_sq[i], second_sq[i]
+            if a == q:  # its second, b != q, is still a centre at a known distance
+                closest_id[i], closest_sq[i], second_id[i], second_sq[i] = _nearest_two(
+                    X, i, centers, center_dist, neighbour, second_id[i], d2)
+                continue
+            bound = point_center_dist[a] - np.sqrt(d1)
+            dp = np.inf
+            if not (bound > 0.0 and bound * bound >= d2):
+                dp = _sq_to(X, i, point)
+            if dp < d1:
+                second_id[i], second_sq[i] = a, d1
+                closest_id[i], closest_sq[i] = q, dp
+            elif dp < d2:
+                second_id[i], second_sq[i] = q, dp
+            elif second_id[i] == q:
+                _, _, second_id[i], second_sq[i] = _nearest_two(
+                    X, i, centers, center_dist, neighbour, a, d1)
+        chunk_potential[c] = _chunk_totals(start, stop, weights, closest_sq, closest_id,
+                                           second_sq, chunk_base[c])
