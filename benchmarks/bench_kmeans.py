@@ -70,6 +70,7 @@ def bench_seeding(n, d, k, dtype, repeat):
     X = make_blobs(n, d, k, dtype)
     kmeans_plusplus(X[:5000], 10, random_state=0)
     kmeans_parallel(X[:5000], 10, random_state=0)
+    kmeans_plusplus(X[:5000], 10, local_search_steps="auto", random_state=0)
 
     def potential(centers):
         from kmeanskit.kmeans import _label
@@ -78,15 +79,19 @@ def bench_seeding(n, d, k, dtype, repeat):
 
     ours_t, (ours, _) = best_time(lambda: kmeans_plusplus(X, k, random_state=0), repeat)
     par_t, par = best_time(lambda: kmeans_parallel(X, k, random_state=0), repeat)
+    ls_t, (ls, _) = best_time(lambda: kmeans_plusplus(
+        X, k, local_search_steps="auto", random_state=0), repeat)
     sk_t, (sk, _) = best_time(lambda: sklearn_kmeans_plusplus(X, k, random_state=0), repeat)
     # What the seeds are weighed against: the iterations of a default fit
     # (algorithm="auto", tol=1e-4) that starts from them.
     iter_t, _ = best_time(lambda: KMeans(k, init=ours).fit(X), repeat)
     par_iter_t, _ = best_time(lambda: KMeans(k, init=par).fit(X), repeat)
+    ls_iter_t, _ = best_time(lambda: KMeans(k, init=ls).fit(X), repeat)
     return {"shape": f"({n:,}, {d}, {k})", "dtype": np.dtype(dtype).name,
-            "ours": ours_t, "parallel": par_t, "sklearn": sk_t,
-            "iterations": iter_t, "par_iterations": par_iter_t,
-            "ours_pot": potential(ours), "par_pot": potential(par), "sk_pot": potential(sk)}
+            "ours": ours_t, "parallel": par_t, "local": ls_t, "sklearn": sk_t,
+            "iterations": iter_t, "par_iterations": par_iter_t, "ls_iterations": ls_iter_t,
+            "ours_pot": potential(ours), "par_pot": potential(par), "ls_pot": potential(ls),
+            "sk_pot": potential(sk)}
 
 
 def main(argv=None):
@@ -115,15 +120,18 @@ def main(argv=None):
     print("Seeding alone (seconds; potential = inertia of the seeds, lower is better):")
     print("| shape (n, d, k) | dtype | k-means++ ours | sklearn kmeans_plusplus | sklearn/ours "
           "| potential ours/sklearn | fit from these seeds | k-means|| ours "
-          "| potential k-means||/sklearn | fit from these seeds |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| potential k-means||/sklearn | fit from these seeds | local-search++ ours "
+          "| potential local-search++/sklearn | fit from these seeds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     seeding_shapes = [(n // 20, d, k) for n, d, k in SHAPES] if args.quick else SHAPES
     for n, d, k in seeding_shapes:
         r = bench_seeding(n, d, k, np.float64, 1)
         print(f"| {r['shape']} | {r['dtype']} | {r['ours']:.3f} | {r['sklearn']:.3f} "
               f"| {r['sklearn'] / r['ours']:.2f} | {r['ours_pot'] / r['sk_pot']:.3f} "
               f"| {r['iterations']:.3f} | {r['parallel']:.3f} "
-              f"| {r['par_pot'] / r['sk_pot']:.3f} | {r['par_iterations']:.3f} |", flush=True)
+              f"| {r['par_pot'] / r['sk_pot']:.3f} | {r['par_iterations']:.3f} "
+              f"| {r['local']:.3f} | {r['ls_pot'] / r['sk_pot']:.3f} "
+              f"| {r['ls_iterations']:.3f} |", flush=True)
     return 0
 
 

@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         print()
         print("| init | seconds | iterations | traced peak MiB | X MiB | peak / X |")
         print("|---|---|---|---|---|---|")
-        for init in ("k-means||", "k-means++"):
+        for init in ("k-means||", "k-means++", "local-search++"):
             tracemalloc.start()
             start = time.perf_counter()
             model = KMeans(k, init=init, random_state=0).fit(X)

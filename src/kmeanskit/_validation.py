@@ -204,6 +204,17 @@ def check_finite(values, name: str) -> None:
     )
 
 
+def unit_weights(n_samples: int) -> np.ndarray:
+    """Weight 1 for each sample without storing n of them: a read-only
+    broadcast view (stride 0), for data streamed from disk."""
+    return np.broadcast_to(np.float64(1.0), (n_samples,))
+
+
+def is_unit_weights(weights: np.ndarray) -> bool:
+    """Whether ``weights`` is a :func:`unit_weights` view."""
+    return weights.strides[0] == 0 and weights.size > 0 and weights[0] == 1.0
+
+
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     """Return float64 weights of shape (n_samples,); ones when None."""
     if sample_weight is None:

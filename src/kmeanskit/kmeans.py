@@ -16,7 +16,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as v
-from ._driver import STEPS, Data, assign, mean_variance, resolve_algorithm, run
+from ._driver import (
+    STEPS,
+    Data,
+    assign,
+    is_memory_mapped,
+    mean_variance,
+    resolve_algorithm,
+    run,
+)
 from ._results import KMeansResult
 from ._threads import thread_limits
 from .init import _kmeans_parallel, _kmeans_plusplus, _naive_sharding, _random_points
@@ -31,6 +39,8 @@ INITS = {
     "sharding": (lambda X, k, w, rng: _naive_sharding(X, k, w), 10),
 }
 DETERMINISTIC_INITS = {"sharding"}
+# n_init runs whose inertias differ by less than this (relative) are a tie.
+RUN_TIE_RTOL = 1e-9
 
 
 class CentroidModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
@@ -295,7 +305,11 @@ callable or array-like of shape (n_clusters, n_features), default="local-search+
         X = v.check_X(self, X, reset=True)
         n_samples, n_features = X.shape
         v.check_n_clusters(self.n_clusters, n_samples)
-        weights = v.check_sample_weight(sample_weight, n_samples)
+        if sample_weight is None and is_memory_mapped(X):
+            # Streamed from disk: unit weights as one broadcast value, not n.
+            weights = v.unit_weights(n_samples)
+        else:
+            weights = v.check_sample_weight(sample_weight, n_samples)
         data = Data(X, weights, may_copy=self.copy_x)
         algorithm = resolve_algorithm(self.algorithm, data, self.n_clusters)
         tol = self.tol * mean_variance(X) if self.tol > 0 else 0.0
@@ -309,7 +323,10 @@ callable or array-like of shape (n_clusters, n_features), default="local-search+
                     print(f"Run {run_index + 1}/{len(seeds)}: initialisation complete.")
                 result = run(data, centers, algorithm=algorithm,
                              max_iter=self.max_iter, tol=tol, verbose=self.verbose)
-                if best is None or result.inertia < best.inertia:
+                # A later run must be lower by more than rounding: runs that
+                # end in the same partition keep the first one's labels, on
+                # any storage of X (kernels may sum in another order).
+                if best is None or result.inertia < best.inertia * (1 - RUN_TIE_RTOL):
                     best = result
                 del result  # at most two runs' labels alive: the best and the next
 
