@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.spatial.distance import cdist
 
 from ._driver import Data, assign_blocks, is_memory_mapped, run
-from ._kernels.local_search import (
-    apply_swap,
-    center_distances,
-    replace_center_distances,
-    second_nearest_all,
-    swap_gains,
-)
+from ._kernels.local_search import swap_gains, update_rows
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
     candidate_gains_dense,
@@ -316,6 +311,22 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_sea
     return centers, indices
 
 
+def _center_distances(centers):
+    """Distances between centres (inf on the diagonal) and each centre's
+    nearest other centre (itself when it is the only one)."""
+    dist = cdist(centers, centers)
+    np.fill_diagonal(dist, np.inf)
+    return dist, np.argmin(dist, axis=1).astype(np.int32)
+
+
+def _replace_center(centers, q, dist, neighbour) -> None:
+    """Update :func:`_center_distances`'s output after centre ``q`` moved."""
+    row = cdist(centers[q:q + 1], centers)[0]
+    row[q] = np.inf
+    dist[q, :] = dist[:, q] = row
+    neighbour[:] = np.argmin(dist, axis=1)
+
+
 def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
                   n_candidates: int) -> int:
     """LocalSearch++ (Lattanzi & Sohler, 2019) on the state k-means++ left,
@@ -325,12 +336,13 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
     and ``indices`` in place; returns the number of swaps."""
     X, weights = seeding.X, seeding.weights
     k, n = centers.shape[0], X.shape[0]
-    center_dist, neighbour = center_distances(centers)
+    center_dist, neighbour = _center_distances(centers)
     second_sq, second_id = np.empty(n), np.empty(n, dtype=np.int32)
     chunk_base = np.empty((seeding.n_chunks, k))
-    second_nearest_all(X, weights, centers, center_dist, neighbour, seeding.closest_sq,
-                       seeding.closest_id, second_sq, second_id, seeding.chunk_potential,
-                       chunk_base)
+    no_point = np.zeros(k)
+    update_rows(X, weights, centers, -1, no_point, center_dist, neighbour,
+                seeding.closest_sq, seeding.closest_id, second_sq, second_id,
+                seeding.chunk_potential, chunk_base)
     chunk_gain = np.empty((seeding.n_chunks, n_candidates))
     chunk_delta = np.empty((seeding.n_chunks, n_candidates, k))
     swaps = 0
@@ -349,10 +361,10 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
         if not change[best, q] < 0.0:
             continue
         centers[q], indices[q] = points[best], rows[best]
-        replace_center_distances(centers, q, center_dist, neighbour)
-        apply_swap(X, weights, centers, q, point_center_dist[best], center_dist, neighbour,
-                   seeding.closest_sq, seeding.closest_id, second_sq, second_id,
-                   seeding.chunk_potential, chunk_base)
+        _replace_center(centers, q, center_dist, neighbour)
+        update_rows(X, weights, centers, q, point_center_dist[best], center_dist, neighbour,
+                    seeding.closest_sq, seeding.closest_id, second_sq, second_id,
+                    seeding.chunk_potential, chunk_base)
         swaps += 1
     return swaps
 

@@ -40,49 +40,6 @@ def _sq_to(X, row, point):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def center_distances(centers):
-    """(k, k) Euclidean distances between centres, exact differences, and
-    each centre's nearest other centre (itself when k == 1)."""
-    k = centers.shape[0]
-    dist = np.zeros((k, k))
-    for i in range(k):
-        for j in range(i + 1, k):
-            dist[i, j] = dist[j, i] = np.sqrt(_sq_to(centers, i, centers[j]))
-    neighbour = np.zeros(k, dtype=np.int32)
-    for i in range(k):
-        best, best_dist = i, np.inf
-        for j in range(k):
-            if j != i and dist[i, j] < best_dist:
-                best, best_dist = j, dist[i, j]
-        neighbour[i] = best
-    return dist, neighbour
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def replace_center_distances(centers, q, dist, neighbour):
-    """Update :func:`center_distances`'s output after centre ``q`` changed:
-    O(k d) distances, and a rescan only for the centres whose nearest was q."""
-    k = centers.shape[0]
-    for j in range(k):
-        if j != q:
-            dist[q, j] = dist[j, q] = np.sqrt(_sq_to(centers, q, centers[j]))
-    for i in range(k):
-        if i != q and (neighbour[i] == q or i == neighbour[i]):
-            best, best_dist = i, np.inf
-            for j in range(k):
-                if j != i and dist[i, j] < best_dist:
-                    best, best_dist = j, dist[i, j]
-            neighbour[i] = best
-        elif i != q and dist[i, q] < dist[i, neighbour[i]]:
-            neighbour[i] = q
-    best, best_dist = q, np.inf
-    for j in range(k):
-        if j != q and dist[q, j] < best_dist:
-            best, best_dist = j, dist[q, j]
-    neighbour[q] = best
-
-
-@njit(cache=True, fastmath=FASTMATH)
 def _nearest_two(X, row, centers, center_dist, neighbour, ref, ref_sq):
     """Closest and second-closest centre of a row, given its squared distance
     ``ref_sq`` to one centre ``ref``: (a, d1, b, d2).
@@ -129,23 +86,6 @@ def _chunk_totals(start, stop, weights, closest_sq, closest_id, second_sq, base)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def second_nearest_all(X, weights, centers, center_dist, neighbour, closest_sq,
-                       closest_id, second_sq, second_id, chunk_potential, chunk_base):
-    """Fill ``second_sq``/``second_id`` given the closest centre of every row,
-    and each chunk's potential and ``base`` (n_chunks, k)."""
-    n = X.shape[0]
-    for c in prange(chunk_potential.shape[0]):
-        start = c * SEEDING_CHUNK_ROWS
-        stop = min(n, start + SEEDING_CHUNK_ROWS)
-        for i in range(start, stop):
-            # The closest stays the closest; only the second is new.
-            _, _, second_id[i], second_sq[i] = _nearest_two(
-                X, i, centers, center_dist, neighbour, closest_id[i], closest_sq[i])
-        chunk_potential[c] = _chunk_totals(start, stop, weights, closest_sq, closest_id,
-                                           second_sq, chunk_base[c])
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def swap_gains(X, weights, points, point_center_dist, closest_sq, closest_id, second_sq,
                chunk_gain, chunk_delta):
     """Price adding each of the t candidate ``points`` (t, d): per chunk, the
@@ -183,37 +123,43 @@ def swap_gains(X, weights, points, point_center_dist, closest_sq, closest_id, se
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def apply_swap(X, weights, centers, q, point_center_dist, center_dist, neighbour,
-               closest_sq, closest_id, second_sq, second_id, chunk_potential, chunk_base):
-    """Update every row after centre ``q`` became ``centers[q]``.
+def update_rows(X, weights, centers, q, point_center_dist, center_dist, neighbour,
+                closest_sq, closest_id, second_sq, second_id, chunk_potential, chunk_base):
+    """Update every row after centre ``q`` became ``centers[q]``, or with
+    ``q = -1`` find every row's second-closest centre given its closest; then
+    each chunk's potential and ``base`` (n_chunks, k).
 
     ``point_center_dist`` are the new centre's distances to the centres
     before the swap; ``center_dist``/``neighbour`` describe the centres after
     it.  Rows whose closest was q search again from their second; rows whose
-    second was q get their second again; the rest only compare with the new centre
-    (when the bound lets it come within their second)."""
+    second was q get their second again; the rest only compare with the new
+    centre (when the bound lets it come within their second).  (One kernel
+    for both uses: each parallel kernel costs a second of compilation.)"""
     n = X.shape[0]
-    point = centers[q]
+    point = centers[max(q, 0)]
     for c in prange(chunk_potential.shape[0]):
         start = c * SEEDING_CHUNK_ROWS
         stop = min(n, start + SEEDING_CHUNK_ROWS)
         for i in range(start, stop):
             a, d1, d2 = closest_id[i], closest_sq[i], second_sq[i]
-            if a == q:  # its second, b != q, is still a centre at a known distance
-                closest_id[i], closest_sq[i], second_id[i], second_sq[i] = _nearest_two(
-                    X, i, centers, center_dist, neighbour, second_id[i], d2)
-                continue
-            bound = point_center_dist[a] - np.sqrt(d1)
-            dp = np.inf
-            if not (bound > 0.0 and bound * bound >= d2):
-                dp = _sq_to(X, i, point)
-            if dp < d1:
-                second_id[i], second_sq[i] = a, d1
-                closest_id[i], closest_sq[i] = q, dp
-            elif dp < d2:
-                second_id[i], second_sq[i] = q, dp
-            elif second_id[i] == q:
+            if q < 0:  # the closest stays the closest; only the second is new
                 _, _, second_id[i], second_sq[i] = _nearest_two(
                     X, i, centers, center_dist, neighbour, a, d1)
+            elif a == q:  # its second, b != q, is still a centre at a known distance
+                closest_id[i], closest_sq[i], second_id[i], second_sq[i] = _nearest_two(
+                    X, i, centers, center_dist, neighbour, second_id[i], d2)
+            else:
+                bound = point_center_dist[a] - np.sqrt(d1)
+                dp = np.inf
+                if not (bound > 0.0 and bound * bound >= d2):
+                    dp = _sq_to(X, i, point)
+                if dp < d1:
+                    second_id[i], second_sq[i] = a, d1
+                    closest_id[i], closest_sq[i] = q, dp
+                elif dp < d2:
+                    second_id[i], second_sq[i] = q, dp
+                elif second_id[i] == q:
+                    _, _, second_id[i], second_sq[i] = _nearest_two(
+                        X, i, centers, center_dist, neighbour, a, d1)
         chunk_potential[c] = _chunk_totals(start, stop, weights, closest_sq, closest_id,
                                            second_sq, chunk_base[c])
