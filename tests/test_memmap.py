@@ -45,3 +45,19 @@ def test_memmap_fit_does_not_copy_X(on_disk, init):
     in_memory = KMeans(8, init=init, random_state=0).fit(np.asarray(X))
     np.testing.assert_array_equal(model.labels_, in_memory.labels_)
     assert model.cluster_centers_.dtype == np.float32
+
+
+def test_unit_weights_view_draws_and_sums_as_ones():
+    # A memmap fit without weights keeps them as one broadcast value; every
+    # draw and sum made from it must equal those made from an array of ones.
+    from kmeanskit._validation import unit_weights
+    from kmeanskit.init import _pick_weighted, _weighted_counts, _weighted_total
+
+    n = 300_001
+    values = np.random.default_rng(0).random(n)
+    labels = np.random.default_rng(1).integers(0, 7, n).astype(np.int32)
+    view, ones = unit_weights(n), np.ones(n)
+    np.testing.assert_array_equal(_pick_weighted(view, np.random.default_rng(2), 1000),
+                                  _pick_weighted(ones, np.random.default_rng(2), 1000))
+    assert _weighted_total(view, values) == _weighted_total(ones, values)
+    np.testing.assert_array_equal(_weighted_counts(labels, view, 7), np.bincount(labels))

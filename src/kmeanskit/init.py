@@ -435,6 +435,30 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
 # ---------------------------------------------------------------------------
 
 
+# Rows per block of k-means||'s sampling and sums: 1 MiB of float64
+# temporaries, and no O(n) copy (of int32 ids cast for bincount, or of unit
+# weights given as a broadcast view).
+SAMPLING_BLOCK_ROWS = 2**17
+
+
+def _weighted_total(weights, values) -> float:
+    """``weights @ values``, a block at a time (the same sum for unit weights
+    as a broadcast view as for an array of ones)."""
+    return float(sum(np.ascontiguousarray(weights[b:b + SAMPLING_BLOCK_ROWS])
+                     @ values[b:b + SAMPLING_BLOCK_ROWS]
+                     for b in range(0, values.shape[0], SAMPLING_BLOCK_ROWS)))
+
+
+def _weighted_counts(labels, weights, size: int) -> np.ndarray:
+    """Total weight per label, a block at a time."""
+    total = np.zeros(size)
+    for b in range(0, labels.shape[0], SAMPLING_BLOCK_ROWS):
+        rows = slice(b, b + SAMPLING_BLOCK_ROWS)
+        total += np.bincount(labels[rows], weights=np.ascontiguousarray(weights[rows]),
+                             minlength=size)
+    return total
+
+
 # n_rounds="auto": sample at least this many rounds and at most this many,
 # and stop once a round no longer cuts the potential by this factor.  Two
 # rounds are enough on blobs (the third cuts it by ~1.1); data whose far ends
@@ -454,8 +478,8 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     for rows, labels, dist in assign_blocks(data, _rows(X, chosen)):
         closest_id[rows], closest_sq[rows] = labels, dist
     min_rounds, max_rounds = AUTO_ROUNDS if n_rounds == "auto" else (n_rounds, n_rounds)
-    block = 2**17  # rows per sampling block: 1 MiB of float64 temporaries
-    potential = float(weights @ closest_sq)
+    block = SAMPLING_BLOCK_ROWS
+    potential = _weighted_total(weights, closest_sq)
     for round_ in range(1, max_rounds + 1):
         if potential == 0.0:
             break
@@ -473,7 +497,7 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
                 closest_sq[rows][closer] = batch_sq[closer]
                 closest_id[rows][closer] = len(chosen) + batch_labels[closer]
             chosen.extend(int(i) for i in picked)
-        previous, potential = potential, float(weights @ closest_sq)
+        previous, potential = potential, _weighted_total(weights, closest_sq)
         if round_ >= min_rounds and potential * AUTO_ROUNDS_CUT > previous:
             break
     if len(chosen) < n_clusters:
@@ -484,10 +508,7 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
         for rows, labels, _ in assign_blocks(data, _rows(X, chosen)):
             closest_id[rows] = labels
     candidates = _rows(X, chosen)
-    # (Unit weights: counts, the same sums without a contiguous copy of them.)
-    candidate_weights = np.bincount(
-        closest_id, weights=None if is_unit_weights(weights) else weights,
-        minlength=len(chosen)).astype(np.float64)
+    candidate_weights = _weighted_counts(closest_id, weights, len(chosen))
     # Recluster the weighted candidates (Bahmani et al., step 8): k-means++
     # then Lloyd iterations, as Spark MLlib does.
     keep = candidate_weights > 0
