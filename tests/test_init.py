@@ -227,13 +227,28 @@ def test_local_search_lowers_the_potential_of_the_same_greedy_seeds(rng):
         np.testing.assert_array_equal(X[idx], searched)
 
 
-def test_local_search_is_deterministic_across_threads_and_skipped_for_sparse(rng):
+def test_local_search_is_deterministic_across_threads(rng):
     X, _ = blobs(rng, n=6000, d=4, k=20)
     one = KMeans(20, random_state=3, n_threads=1).fit(X)
     two = KMeans(20, random_state=3, n_threads=2).fit(X)
     np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
-    sparse = kmeans_plusplus(sp.csr_matrix(X), 20, local_search_steps=5, random_state=0)
-    np.testing.assert_allclose(sparse[0], kmeans_plusplus(X, 20, random_state=0)[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_local_search_on_sparse_input_makes_the_dense_swaps(rng, dtype):
+    # Sparse rows use ||x||^2 + ||p||^2 - 2 x.p over the stored values, dense
+    # ones exact differences: on data without near-ties, the same swaps.
+    X, _ = blobs(rng, n=4000, d=12, k=25, spread=8.0, dtype=dtype)
+    X[X < 2.0] = 0.0  # about half the values
+    weights = rng.uniform(0.5, 2.0, len(X))
+    greedy, _ = kmeans_plusplus(X, 25, sample_weight=weights, random_state=0)
+    dense, dense_idx = kmeans_plusplus(X, 25, sample_weight=weights,
+                                       local_search_steps="auto", random_state=0)
+    sparse, sparse_idx = kmeans_plusplus(sp.csr_matrix(X), 25, sample_weight=weights,
+                                         local_search_steps="auto", random_state=0)
+    np.testing.assert_array_equal(sparse_idx, dense_idx)
+    np.testing.assert_array_equal(sparse, dense)
+    assert _inertia(X.astype(float), dense, weights) < _inertia(X.astype(float), greedy, weights)
 
 
 def test_local_search_beats_sklearn_on_birch2(data_dir):

@@ -305,10 +305,13 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_sea
         indices[c] = candidates_idx[best]
         centers[c] = candidates[best]
         seeding.keep(best, c)
-    # The swap kernels read dense rows: sparse X keeps the greedy seeds.
-    if local_search_steps and n_clusters > 1 and not sp.issparse(X):
+    if local_search_steps and n_clusters > 1:
         _local_search(seeding, centers, indices, rng, local_search_steps, n_local_trials)
     return centers, indices
+
+
+def _squared_norms(rows) -> np.ndarray:
+    return np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
 
 
 def _center_distances(centers):
@@ -336,11 +339,14 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
     and ``indices`` in place; returns the number of swaps."""
     X, weights = seeding.X, seeding.weights
     k, n = centers.shape[0], X.shape[0]
+    if sp.issparse(X):  # the kernels' form of a CSR matrix
+        X = (X.data, X.indices, X.indptr, seeding.x_sq)
     center_dist, neighbour = _center_distances(centers)
+    center_sq = _squared_norms(centers)
     second_sq, second_id = np.empty(n), np.empty(n, dtype=np.int32)
     chunk_base = np.empty((seeding.n_chunks, k))
     no_point = np.zeros(k)
-    update_rows(X, weights, centers, -1, no_point, center_dist, neighbour,
+    update_rows(X, weights, centers, center_sq, -1, no_point, center_dist, neighbour,
                 seeding.closest_sq, seeding.closest_id, second_sq, second_id,
                 seeding.chunk_potential, chunk_base)
     chunk_gain = np.empty((seeding.n_chunks, n_candidates))
@@ -350,10 +356,10 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
         if seeding.chunk_potential.sum() == 0.0:
             break
         rows = seeding.sample(rng, n_candidates)
-        points = np.ascontiguousarray(_rows(X, rows))
+        points = np.ascontiguousarray(_rows(seeding.X, rows))
         point_center_dist = np.sqrt(_pairwise_sq(points, centers))
-        swap_gains(X, weights, points, point_center_dist, seeding.closest_sq,
-                   seeding.closest_id, second_sq, chunk_gain, chunk_delta)
+        swap_gains(X, weights, points, _squared_norms(points), point_center_dist,
+                   seeding.closest_sq, seeding.closest_id, second_sq, chunk_gain, chunk_delta)
         # Sums in chunk order: the same on any thread count.
         change = (chunk_gain.sum(axis=0)[:, None] + chunk_base.sum(axis=0)[None, :]
                   + chunk_delta.sum(axis=0))
@@ -362,8 +368,9 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
             continue
         centers[q], indices[q] = points[best], rows[best]
         _replace_center(centers, q, center_dist, neighbour)
-        update_rows(X, weights, centers, q, point_center_dist[best], center_dist, neighbour,
-                    seeding.closest_sq, seeding.closest_id, second_sq, second_id,
+        center_sq[q] = _squared_norms(centers[q:q + 1])[0]
+        update_rows(X, weights, centers, center_sq, q, point_center_dist[best], center_dist,
+                    neighbour, seeding.closest_sq, seeding.closest_id, second_sq, second_id,
                     seeding.chunk_potential, chunk_base)
         swaps += 1
     return swaps
@@ -400,8 +407,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
         steps of ``t = n_local_trials`` candidates, two candidates per centre
         in all; each step is one pass over X, so at 512 clusters and 64
         features it adds about half to the seeding time, and it keeps 12
-        more bytes per row (the second-closest centre).  Skipped for sparse
-        X.
+        more bytes per row (the second-closest centre).
     random_state : int, numpy Generator or RandomState, default=None
     n_threads : int, default=None
         Threads for the distance updates; all cores when None.

@@ -127,12 +127,11 @@ callable or array-like of shape (n_clusters, n_features), default="local-search+
         How to choose the initial centroids:
 
         - ``"local-search++"``: greedy k-means++, then swaps of seeds for
-          better rows while they lower the potential (LocalSearch++,
-          :func:`kmeanskit.kmeans_plusplus` with ``local_search_steps="auto"``;
-          the greedy seeds alone for sparse X).  Fits from these seeds end
-          lower than from k-means++ alone, most on data with many
-          well-separated clusters (Birch2: 11 % lower), for about half the
-          seeding time again;
+          better rows where they lower the potential (LocalSearch++,
+          :func:`kmeanskit.kmeans_plusplus` with ``local_search_steps="auto"``).
+          Fits from these seeds end lower than from k-means++ alone, most on
+          data with many separated clusters (Birch2: 11 % lower on average);
+          each of the ``ceil(2 k / (2 + floor(ln k)))`` swap steps reads X once;
         - ``"k-means++"``: greedy k-means++ (:func:`kmeanskit.kmeans_plusplus`),
           scikit-learn's default;
         - ``"k-means||"``: scalable k-means++ (:func:`kmeanskit.kmeans_parallel`);

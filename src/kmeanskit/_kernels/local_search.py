@@ -19,28 +19,52 @@ Such rows are found without reading the others: ``||x - p|| >=
 Chunks of ``SEEDING_CHUNK_ROWS`` rows, as in the k-means++ kernels (the
 caller samples from the same per-chunk potentials); per-chunk partial sums
 are reduced in chunk order by the caller, so results do not depend on the
-number of threads.  Distances are exact differences in float64.
+number of threads.
+
+X is a dense (n, d) array, or a CSR matrix given as the tuple ``(data,
+indices, indptr, x_sq)`` with the rows' squared norms: every kernel compiles
+for either.  Dense distances are exact differences in float64; sparse ones
+use ``||x||^2 + ||p||^2 - 2 x.p`` (clamped at 0) over the stored values, so
+the caller passes each point's squared norm along.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from . import FASTMATH
 from .seeding import SEEDING_CHUNK_ROWS
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def _sq_to(X, row, point):
-    """Squared distance from row ``row`` of X to ``point`` (d,)."""
-    s = 0.0
-    for f in range(X.shape[1]):
-        diff = X[row, f] - point[f]
-        s += diff * diff
-    return s
+def _sq_to(X, row, point, point_sq):
+    """Squared distance from row ``row`` of X to ``point`` (d,), whose squared
+    norm is ``point_sq``: dense X or a CSR tuple (see the module docstring).
+    Only callable from compiled code."""
+    raise NotImplementedError
+
+
+@overload(_sq_to, jit_options={"fastmath": FASTMATH})
+def _sq_to_for(X, row, point, point_sq):
+    if isinstance(X, types.Array):
+        def dense(X, row, point, point_sq):
+            s = 0.0
+            for f in range(X.shape[1]):
+                diff = X[row, f] - point[f]
+                s += diff * diff
+            return s
+        return dense
+
+    def csr(X, row, point, point_sq):
+        data, indices, indptr, x_sq = X
+        dot = 0.0
+        for p in range(indptr[row], indptr[row + 1]):
+            dot += data[p] * point[indices[p]]
+        return max(x_sq[row] + point_sq - 2.0 * dot, 0.0)
+    return csr
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _nearest_two(X, row, centers, center_dist, neighbour, ref, ref_sq):
+def _nearest_two(X, row, centers, center_sq, center_dist, neighbour, ref, ref_sq):
     """Closest and second-closest centre of a row, given its squared distance
     ``ref_sq`` to one centre ``ref``: (a, d1, b, d2).
 
@@ -51,7 +75,7 @@ def _nearest_two(X, row, centers, center_dist, neighbour, ref, ref_sq):
     a, d1, b, d2 = ref, ref_sq, ref, np.inf
     other = neighbour[ref]
     if other != ref:
-        sq = _sq_to(X, row, centers[other])
+        sq = _sq_to(X, row, centers[other], center_sq[other])
         if sq < d1:
             a, d1, b, d2 = other, sq, ref, ref_sq
         else:
@@ -63,7 +87,7 @@ def _nearest_two(X, row, centers, center_dist, neighbour, ref, ref_sq):
         bound = center_dist[ref, j] - r_ref
         if bound > 0.0 and bound * bound >= d2:
             continue
-        sq = _sq_to(X, row, centers[j])
+        sq = _sq_to(X, row, centers[j], center_sq[j])
         if sq < d1:
             a, d1, b, d2 = j, sq, a, d1
         elif sq < d2:
@@ -86,8 +110,8 @@ def _chunk_totals(start, stop, weights, closest_sq, closest_id, second_sq, base)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def swap_gains(X, weights, points, point_center_dist, closest_sq, closest_id, second_sq,
-               chunk_gain, chunk_delta):
+def swap_gains(X, weights, points, points_sq, point_center_dist, closest_sq, closest_id,
+               second_sq, chunk_gain, chunk_delta):
     """Price adding each of the t candidate ``points`` (t, d): per chunk, the
     change of ``sum min(d1, dp)`` (``chunk_gain`` (n_chunks, t), <= 0) and,
     per centre, the change of its rows' cost of moving on relative to
@@ -97,7 +121,7 @@ def swap_gains(X, weights, points, point_center_dist, closest_sq, closest_id, se
     centres.  Swapping centre q for candidate j changes the potential by
     ``sum(chunk_gain[:, j]) + base[q] + sum(chunk_delta[:, j, q])``.  A row
     is read once, when the bound lets some candidate within its second."""
-    n = X.shape[0]
+    n = closest_sq.shape[0]
     t = points.shape[0]
     for c in prange(chunk_gain.shape[0]):
         start = c * SEEDING_CHUNK_ROWS
@@ -113,7 +137,7 @@ def swap_gains(X, weights, points, point_center_dist, closest_sq, closest_id, se
                 bound = point_center_dist[j, a] - r1
                 if bound > 0.0 and bound * bound >= d2:
                     continue
-                dp = _sq_to(X, i, points[j])
+                dp = _sq_to(X, i, points[j], points_sq[j])
                 if dp >= d2:
                     continue
                 w = weights[i]
@@ -123,7 +147,7 @@ def swap_gains(X, weights, points, point_center_dist, closest_sq, closest_id, se
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def update_rows(X, weights, centers, q, point_center_dist, center_dist, neighbour,
+def update_rows(X, weights, centers, center_sq, q, point_center_dist, center_dist, neighbour,
                 closest_sq, closest_id, second_sq, second_id, chunk_potential, chunk_base):
     """Update every row after centre ``q`` became ``centers[q]``, or with
     ``q = -1`` find every row's second-closest centre given its closest; then
@@ -135,8 +159,8 @@ def update_rows(X, weights, centers, q, point_center_dist, center_dist, neighbou
     second was q get their second again; the rest only compare with the new
     centre (when the bound lets it come within their second).  (One kernel
     for both uses: each parallel kernel costs a second of compilation.)"""
-    n = X.shape[0]
-    point = centers[max(q, 0)]
+    n = closest_sq.shape[0]
+    point, point_sq = centers[max(q, 0)], center_sq[max(q, 0)]
     for c in prange(chunk_potential.shape[0]):
         start = c * SEEDING_CHUNK_ROWS
         stop = min(n, start + SEEDING_CHUNK_ROWS)
@@ -144,15 +168,15 @@ def update_rows(X, weights, centers, q, point_center_dist, center_dist, neighbou
             a, d1, d2 = closest_id[i], closest_sq[i], second_sq[i]
             if q < 0:  # the closest stays the closest; only the second is new
                 _, _, second_id[i], second_sq[i] = _nearest_two(
-                    X, i, centers, center_dist, neighbour, a, d1)
+                    X, i, centers, center_sq, center_dist, neighbour, a, d1)
             elif a == q:  # its second, b != q, is still a centre at a known distance
                 closest_id[i], closest_sq[i], second_id[i], second_sq[i] = _nearest_two(
-                    X, i, centers, center_dist, neighbour, second_id[i], d2)
+                    X, i, centers, center_sq, center_dist, neighbour, second_id[i], d2)
             else:
                 bound = point_center_dist[a] - np.sqrt(d1)
                 dp = np.inf
                 if not (bound > 0.0 and bound * bound >= d2):
-                    dp = _sq_to(X, i, point)
+                    dp = _sq_to(X, i, point, point_sq)
                 if dp < d1:
                     second_id[i], second_sq[i] = a, d1
                     closest_id[i], closest_sq[i] = q, dp
@@ -160,6 +184,6 @@ def update_rows(X, weights, centers, q, point_center_dist, center_dist, neighbou
                     second_id[i], second_sq[i] = q, dp
                 elif second_id[i] == q:
                     _, _, second_id[i], second_sq[i] = _nearest_two(
-                        X, i, centers, center_dist, neighbour, a, d1)
+                        X, i, centers, center_sq, center_dist, neighbour, a, d1)
         chunk_potential[c] = _chunk_totals(start, stop, weights, closest_sq, closest_id,
                                            second_sq, chunk_base[c])
