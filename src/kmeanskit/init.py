@@ -45,10 +45,10 @@ def _rows(X, indices) -> np.ndarray:
 
 
 def _pairwise_sq(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Exact squared distances between the rows of two small dense arrays."""
-    A = A.astype(np.float64)
-    B = B.astype(np.float64)
-    return ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=2)
+    """Exact squared distances (differences, in float64) between the rows of
+    two small dense arrays, without an (a, b, d) temporary: at 50,000
+    features a step's candidates against 100 centres would take 240 MB."""
+    return cdist(A.astype(np.float64), B.astype(np.float64), "sqeuclidean")
 
 
 def _validated(function, X, n_clusters, sample_weight):
