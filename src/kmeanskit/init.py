@@ -311,6 +311,7 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_sea
 
 
 def _squared_norms(rows) -> np.ndarray:
+    """Squared norm of each row, accumulated in float64."""
     return np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
 
 
@@ -547,11 +548,12 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     n_rounds : "auto" or int, default="auto"
         Sampling rounds.  ``"auto"``: at least 2 (Spark MLlib's default) and
         at most 5 (Bahmani et al.'s), stopping once a round no longer halves
-        the potential.  Blobs stop at two (at 512 clusters: seeds with a third
-        less potential than k-means++'s, in half the time of five rounds);
-        data whose far ends dominate the early draws, such as Birch2's sine
-        curve, take four, where two left whole clusters without a candidate
-        and the fit 1.6-2x above k-means++'s (benchmarks/RESULTS.md).
+        the potential.  Blobs stop after two or three rounds (at 512
+        clusters: seeds with a third less potential than k-means++'s, in
+        about half the time of five rounds); data whose far ends dominate the
+        early draws, such as Birch2's sine curve, take four, where two left
+        whole clusters without a candidate and the fit 1.6-2x above
+        k-means++'s (benchmarks/RESULTS.md).
     random_state : int, numpy Generator or RandomState, default=None
     n_threads : int, default=None
 

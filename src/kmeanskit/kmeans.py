@@ -143,9 +143,10 @@ callable or array-like of shape (n_clusters, n_features), default="local-search+
           the centroids; ``generator`` is a ``numpy.random.Generator``.
     n_init : "auto" or int, default="auto"
         Runs from different initialisations; the run with the lowest inertia
-        is kept.  ``"auto"`` is 1 for local-search++, k-means++ and k-means||, 10 for random
-        and sharding.  Deterministic starts (sharding, an array) run once,
-        since every run would be identical.
+        is kept (a later run only when lower by more than rounding).
+        ``"auto"`` is 1 for local-search++, k-means++ and k-means||, 10 for
+        random and sharding.  Deterministic starts (sharding, an array) run
+        once, since every run would be identical.
     max_iter : int, default=300
         Maximum number of iterations per run.
     tol : float, default=1e-4
