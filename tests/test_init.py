@@ -66,13 +66,24 @@ def test_random_points_follow_the_weights(rng):
 
 # -- k-means++ ---------------------------------------------------------------
 
-def test_kmeans_plusplus_returns_rows_and_never_zero_weight(rng):
+@pytest.mark.parametrize("local_search_steps", [0, 50])
+def test_kmeans_plusplus_returns_rows_and_never_zero_weight(rng, local_search_steps):
     X, _ = blobs(rng, n=300, d=3, k=6)
     weights = np.ones(300)
     weights[:150] = 0.0
-    centers, indices = kmeans_plusplus(X, 6, sample_weight=weights, random_state=0)
+    centers, indices = kmeans_plusplus(X, 6, sample_weight=weights, random_state=0,
+                                       local_search_steps=local_search_steps)
     np.testing.assert_array_equal(centers, X[indices])
     assert (indices >= 150).all()
+
+
+def test_local_search_never_stacks_seeds_on_duplicated_data():
+    # Once every distinct point is a centre the potential is zero: no draw,
+    # no swap; with fewer distinct points than clusters nothing is stacked
+    # beyond what k-means++ itself had to.
+    X = np.array([[0.0, 0.0]] * 50 + [[5.0, 5.0]] * 50 + [[9.0, 0.0]])
+    centers, _ = kmeans_plusplus(X, 3, local_search_steps=20, random_state=0)
+    assert {tuple(c) for c in centers} == {(0.0, 0.0), (5.0, 5.0), (9.0, 0.0)}
 
 
 def test_kmeans_plusplus_dense_and_sparse_agree(rng):
