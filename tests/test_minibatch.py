@@ -24,10 +24,11 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-def test_reaches_full_kmeans_quality_on_blobs(rng):
+@pytest.mark.parametrize("init", ["k-means++", "local-search++"])
+def test_reaches_full_kmeans_quality_on_blobs(rng, init):
     X, _ = blobs(rng, n=20_000, d=4, k=10, spread=8.0)
     full = KMeans(10, random_state=0).fit(X)
-    mini = MiniBatchKMeans(10, batch_size=512, random_state=0).fit(X)
+    mini = MiniBatchKMeans(10, init=init, batch_size=512, random_state=0).fit(X)
     assert mini.inertia_ <= full.inertia_ * 1.05
     np.testing.assert_array_equal(mini.labels_, mini.predict(X))
     assert mini.inertia_ == pytest.approx(-mini.score(X))
