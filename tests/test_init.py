@@ -245,6 +245,27 @@ def test_local_search_is_deterministic_across_threads(rng):
     np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
 
 
+def test_local_search_row_distance_dense_and_csr_forms(rng):
+    # The two forms the swap kernels compile for, compiled and plain.
+    from numba import njit
+
+    from kmeanskit._kernels.local_search import _sq_to
+
+    X = rng.normal(size=(50, 7))
+    X[X < 0.3] = 0.0
+    csr = sp.csr_matrix(X)
+    form = (csr.data, csr.indices, csr.indptr, (X ** 2).sum(axis=1))
+    point = rng.normal(size=7)
+    point_sq = float(point @ point)
+    compiled = njit(lambda X, row, p, p_sq: _sq_to(X, row, p, p_sq))
+    expected = ((X - point) ** 2).sum(axis=1)
+    for row in range(50):
+        for version in (_sq_to, compiled):
+            assert version(X, row, point, point_sq) == pytest.approx(expected[row], rel=1e-12)
+            assert version(form, row, point, point_sq) == pytest.approx(expected[row],
+                                                                       rel=1e-9)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_local_search_on_sparse_input_makes_the_dense_swaps(rng, dtype):
     # Sparse rows use ||x||^2 + ||p||^2 - 2 x.p over the stored values, dense

@@ -39,8 +39,16 @@ from .seeding import SEEDING_CHUNK_ROWS
 def _sq_to(X, row, point, point_sq):
     """Squared distance from row ``row`` of X to ``point`` (d,), whose squared
     norm is ``point_sq``: dense X or a CSR tuple (see the module docstring).
-    Only callable from compiled code."""
-    raise NotImplementedError
+
+    This plain version states the formula (and serves tests); compiled
+    kernels get the overload below, specialised to X's form."""
+    if isinstance(X, tuple):
+        data, indices, indptr, x_sq = X
+        stored = slice(indptr[row], indptr[row + 1])
+        dot = float(np.dot(data[stored], point[indices[stored]]))
+        return max(float(x_sq[row]) + point_sq - 2.0 * dot, 0.0)
+    diff = X[row] - point
+    return float(np.dot(diff, diff))
 
 
 @overload(_sq_to, jit_options={"fastmath": FASTMATH})
