@@ -275,6 +275,10 @@ class _Seeding:
 # the fits that follow end 1-11 % lower than from k-means++ alone; one
 # candidate per step over k steps did no better in more passes over X.
 LOCAL_SEARCH_CANDIDATES_PER_CENTRE = 2
+# Row groups of the local search's partial sums (t k numbers each): fixed, so
+# that the sums do not depend on the thread count, and few, so that they stay
+# small beside the rows' own state at millions of rows and thousands of centres.
+LOCAL_SEARCH_GROUPS = 64
 
 
 def _local_search_steps(steps, n_clusters: int, n_local_trials: int) -> int:
@@ -345,13 +349,16 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
     center_dist, neighbour = _center_distances(centers)
     center_sq = _squared_norms(centers)
     second_sq, second_id = np.empty(n), np.empty(n, dtype=np.int32)
-    chunk_base = np.empty((seeding.n_chunks, k))
+    # Equal groups (the last may be short), none empty: threads share them evenly.
+    per_group = -(-seeding.n_chunks // LOCAL_SEARCH_GROUPS)
+    n_groups = -(-seeding.n_chunks // per_group)
+    group_base = np.empty((n_groups, k))
     no_point = np.zeros(k)
     update_rows(X, weights, centers, center_sq, -1, no_point, center_dist, neighbour,
                 seeding.closest_sq, seeding.closest_id, second_sq, second_id,
-                seeding.chunk_potential, chunk_base)
-    chunk_gain = np.empty((seeding.n_chunks, n_candidates))
-    chunk_delta = np.empty((seeding.n_chunks, n_candidates, k))
+                seeding.chunk_potential, group_base)
+    group_gain = np.empty((n_groups, n_candidates))
+    group_delta = np.empty((n_groups, n_candidates, k))
     swaps = 0
     for _ in range(n_steps):
         if seeding.chunk_potential.sum() == 0.0:
@@ -360,10 +367,10 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
         points = np.ascontiguousarray(_rows(seeding.X, rows))
         point_center_dist = np.sqrt(_pairwise_sq(points, centers))
         swap_gains(X, weights, points, _squared_norms(points), point_center_dist,
-                   seeding.closest_sq, seeding.closest_id, second_sq, chunk_gain, chunk_delta)
-        # Sums in chunk order: the same on any thread count.
-        change = (chunk_gain.sum(axis=0)[:, None] + chunk_base.sum(axis=0)[None, :]
-                  + chunk_delta.sum(axis=0))
+                   seeding.closest_sq, seeding.closest_id, second_sq, group_gain, group_delta)
+        # Sums in group order: the same on any thread count.
+        change = (group_gain.sum(axis=0)[:, None] + group_base.sum(axis=0)[None, :]
+                  + group_delta.sum(axis=0))
         best, q = np.unravel_index(int(np.argmin(change)), change.shape)
         if not change[best, q] < 0.0:
             continue
@@ -372,7 +379,7 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
         center_sq[q] = _squared_norms(centers[q:q + 1])[0]
         update_rows(X, weights, centers, center_sq, q, point_center_dist[best], center_dist,
                     neighbour, seeding.closest_sq, seeding.closest_id, second_sq, second_id,
-                    seeding.chunk_potential, chunk_base)
+                    seeding.chunk_potential, group_base)
         swaps += 1
     return swaps
 

@@ -17,9 +17,9 @@ Such rows are found without reading the others: ``||x - p|| >=
 ``(||p - c_a|| - sqrt(d1))^2 >= d2`` is skipped after an O(1) test.
 
 Chunks of ``SEEDING_CHUNK_ROWS`` rows, as in the k-means++ kernels (the
-caller samples from the same per-chunk potentials); per-chunk partial sums
-are reduced in chunk order by the caller, so results do not depend on the
-number of threads.
+caller samples from the same per-chunk potentials), in a fixed number of
+consecutive groups; per-group partial sums are reduced in group order by the
+caller, so results do not depend on the number of threads.
 
 X is a dense (n, d) array, or a CSR matrix given as the tuple ``(data,
 indices, indptr, x_sq)`` with the rows' squared norms: every kernel compiles
@@ -104,10 +104,19 @@ def _nearest_two(X, row, centers, center_sq, center_dist, neighbour, ref, ref_sq
 
 
 @njit(cache=True)
+def _group_rows(g, n_groups, n):
+    """First and last chunk of row group ``g`` when the chunks of n rows are
+    split into ``n_groups`` consecutive groups (the same split on any number
+    of threads)."""
+    n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
+    per_group = (n_chunks + n_groups - 1) // n_groups
+    return min(g * per_group, n_chunks), min((g + 1) * per_group, n_chunks)
+
+
+@njit(cache=True)
 def _chunk_totals(start, stop, weights, closest_sq, closest_id, second_sq, base):
     """Potential of rows start:stop; adds each row's ``w (d2 - d1)`` to
-    ``base`` (k,), zeroed first."""
-    base[:] = 0.0
+    ``base`` (k,)."""
     potential = 0.0
     for i in range(start, stop):
         w = weights[i]
@@ -119,26 +128,29 @@ def _chunk_totals(start, stop, weights, closest_sq, closest_id, second_sq, base)
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def swap_gains(X, weights, points, points_sq, point_center_dist, closest_sq, closest_id,
-               second_sq, chunk_gain, chunk_delta):
-    """Price adding each of the t candidate ``points`` (t, d): per chunk, the
-    change of ``sum min(d1, dp)`` (``chunk_gain`` (n_chunks, t), <= 0) and,
-    per centre, the change of its rows' cost of moving on relative to
-    ``base`` (``chunk_delta`` (n_chunks, t, k)).
+               second_sq, group_gain, group_delta):
+    """Price adding each of the t candidate ``points`` (t, d): per row group,
+    the change of ``sum min(d1, dp)`` (``group_gain`` (n_groups, t), <= 0)
+    and, per centre, the change of its rows' cost of moving on relative to
+    ``base`` (``group_delta`` (n_groups, t, k)).
 
     ``point_center_dist`` (t, k) are the distances from the candidates to the
     centres.  Swapping centre q for candidate j changes the potential by
-    ``sum(chunk_gain[:, j]) + base[q] + sum(chunk_delta[:, j, q])``.  A row
-    is read once, when the bound lets some candidate within its second."""
+    ``sum(group_gain[:, j]) + base[q] + sum(group_delta[:, j, q])``.  A row
+    is read once, when the bound lets some candidate within its second.
+    Partial sums are kept per group of chunks, not per chunk: t k numbers
+    each, which at millions of rows and thousands of centres would otherwise
+    outgrow the rows' own state."""
     n = closest_sq.shape[0]
     t = points.shape[0]
-    for c in prange(chunk_gain.shape[0]):
-        start = c * SEEDING_CHUNK_ROWS
-        stop = min(n, start + SEEDING_CHUNK_ROWS)
-        delta = chunk_delta[c]
+    n_groups = group_gain.shape[0]
+    for g in prange(n_groups):
+        delta = group_delta[g]
         delta[:] = 0.0
-        gain = chunk_gain[c]
+        gain = group_gain[g]
         gain[:] = 0.0
-        for i in range(start, stop):
+        first, last = _group_rows(g, n_groups, n)
+        for i in range(first * SEEDING_CHUNK_ROWS, min(n, last * SEEDING_CHUNK_ROWS)):
             d1, d2, a = closest_sq[i], second_sq[i], closest_id[i]
             r1 = np.sqrt(d1)
             for j in range(t):
@@ -156,10 +168,10 @@ def swap_gains(X, weights, points, points_sq, point_center_dist, closest_sq, clo
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def update_rows(X, weights, centers, center_sq, q, point_center_dist, center_dist, neighbour,
-                closest_sq, closest_id, second_sq, second_id, chunk_potential, chunk_base):
+                closest_sq, closest_id, second_sq, second_id, chunk_potential, group_base):
     """Update every row after centre ``q`` became ``centers[q]``, or with
     ``q = -1`` find every row's second-closest centre given its closest; then
-    each chunk's potential and ``base`` (n_chunks, k).
+    each chunk's potential and each row group's ``base`` (n_groups, k).
 
     ``point_center_dist`` are the new centre's distances to the centres
     before the swap; ``center_dist``/``neighbour`` describe the centres after
@@ -168,30 +180,44 @@ def update_rows(X, weights, centers, center_sq, q, point_center_dist, center_dis
     centre (when the bound lets it come within their second).  (One kernel
     for both uses: each parallel kernel costs a second of compilation.)"""
     n = closest_sq.shape[0]
+    n_groups = group_base.shape[0]
     point, point_sq = centers[max(q, 0)], center_sq[max(q, 0)]
-    for c in prange(chunk_potential.shape[0]):
-        start = c * SEEDING_CHUNK_ROWS
-        stop = min(n, start + SEEDING_CHUNK_ROWS)
-        for i in range(start, stop):
-            a, d1, d2 = closest_id[i], closest_sq[i], second_sq[i]
-            if q < 0:  # the closest stays the closest; only the second is new
-                _, _, second_id[i], second_sq[i] = _nearest_two(
-                    X, i, centers, center_sq, center_dist, neighbour, a, d1)
-            elif a == q:  # its second, b != q, is still a centre at a known distance
-                closest_id[i], closest_sq[i], second_id[i], second_sq[i] = _nearest_two(
-                    X, i, centers, center_sq, center_dist, neighbour, second_id[i], d2)
-            else:
-                bound = point_center_dist[a] - np.sqrt(d1)
-                dp = np.inf
-                if not (bound > 0.0 and bound * bound >= d2):
-                    dp = _sq_to(X, i, point, point_sq)
-                if dp < d1:
-                    second_id[i], second_sq[i] = a, d1
-                    closest_id[i], closest_sq[i] = q, dp
-                elif dp < d2:
-                    second_id[i], second_sq[i] = q, dp
-                elif second_id[i] == q:
-                    _, _, second_id[i], second_sq[i] = _nearest_two(
-                        X, i, centers, center_sq, center_dist, neighbour, a, d1)
-        chunk_potential[c] = _chunk_totals(start, stop, weights, closest_sq, closest_id,
-                                           second_sq, chunk_base[c])
+    for g in prange(n_groups):
+        base = group_base[g]
+        base[:] = 0.0
+        first, last = _group_rows(g, n_groups, n)
+        for c in range(first, last):
+            start = c * SEEDING_CHUNK_ROWS
+            stop = min(n, start + SEEDING_CHUNK_ROWS)
+            for i in range(start, stop):
+                _update_row(X, i, centers, center_sq, q, point, point_sq, point_center_dist,
+                            center_dist, neighbour, closest_sq, closest_id, second_sq,
+                            second_id)
+            chunk_potential[c] = _chunk_totals(start, stop, weights, closest_sq, closest_id,
+                                               second_sq, base)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _update_row(X, i, centers, center_sq, q, point, point_sq, point_center_dist, center_dist,
+                neighbour, closest_sq, closest_id, second_sq, second_id):
+    """One row of :func:`update_rows`."""
+    a, d1, d2 = closest_id[i], closest_sq[i], second_sq[i]
+    if q < 0:  # the closest stays the closest; only the second is new
+        _, _, second_id[i], second_sq[i] = _nearest_two(
+            X, i, centers, center_sq, center_dist, neighbour, a, d1)
+    elif a == q:  # its second, b != q, is still a centre at a known distance
+        closest_id[i], closest_sq[i], second_id[i], second_sq[i] = _nearest_two(
+            X, i, centers, center_sq, center_dist, neighbour, second_id[i], d2)
+    else:
+        bound = point_center_dist[a] - np.sqrt(d1)
+        dp = np.inf
+        if not (bound > 0.0 and bound * bound >= d2):
+            dp = _sq_to(X, i, point, point_sq)
+        if dp < d1:
+            second_id[i], second_sq[i] = a, d1
+            closest_id[i], closest_sq[i] = q, dp
+        elif dp < d2:
+            second_id[i], second_sq[i] = q, dp
+        elif second_id[i] == q:
+            _, _, second_id[i], second_sq[i] = _nearest_two(
+                X, i, centers, center_sq, center_dist, neighbour, a, d1)
