@@ -104,7 +104,7 @@ def _nearest_two(X, row, centers, center_sq, center_dist, neighbour, ref, ref_sq
 
 
 @njit(cache=True)
-def _group_rows(g, n_groups, n):
+def _group_chunks(g, n_groups, n):
     """First and last chunk of row group ``g`` when the chunks of n rows are
     split into ``n_groups`` consecutive groups (the same split on any number
     of threads)."""
@@ -149,7 +149,7 @@ def swap_gains(X, weights, points, points_sq, point_center_dist, closest_sq, clo
         delta[:] = 0.0
         gain = group_gain[g]
         gain[:] = 0.0
-        first, last = _group_rows(g, n_groups, n)
+        first, last = _group_chunks(g, n_groups, n)
         for i in range(first * SEEDING_CHUNK_ROWS, min(n, last * SEEDING_CHUNK_ROWS)):
             d1, d2, a = closest_sq[i], second_sq[i], closest_id[i]
             r1 = np.sqrt(d1)
@@ -185,7 +185,7 @@ def update_rows(X, weights, centers, center_sq, q, point_center_dist, center_dis
     for g in prange(n_groups):
         base = group_base[g]
         base[:] = 0.0
-        first, last = _group_rows(g, n_groups, n)
+        first, last = _group_chunks(g, n_groups, n)
         for c in range(first, last):
             start = c * SEEDING_CHUNK_ROWS
             stop = min(n, start + SEEDING_CHUNK_ROWS)
