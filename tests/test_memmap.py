@@ -5,7 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from kmeanskit import KMeans
+from kmeanskit import KMeans, kmeans_parallel
 
 
 @pytest.fixture
@@ -36,22 +36,66 @@ def test_memmap_fit_does_not_copy_X(on_disk, init):
     finally:
         tracemalloc.stop()
     # X is 25.6 MB (128 bytes a row); what a fit allocates is per-row
-    # bookkeeping (weights 8 bytes, labels 4, twice while n_init runs compare;
-    # the seeding's closest distance and centre, 12, and the local search's
-    # second closest, 12) and block-sized temporaries, never a copy of X.
+    # bookkeeping (the labels, 4 bytes, twice while n_init runs compare;
+    # k-means++'s closest distance and centre, 12, and the local search's
+    # second closest, 12 more) and block-sized temporaries, never a copy of X.
     n = X.shape[0]
-    per_row = 48 if init == "local-search++" else 36
+    per_row = {"random": 8, "k-means||": 4, "k-means++": 12, "local-search++": 24}[init]
     assert peak < per_row * n + 2**22, f"{peak / n:.1f} bytes a row for X of {X.nbytes / n:.0f}"
     in_memory = KMeans(8, init=init, random_state=0).fit(np.asarray(X))
     np.testing.assert_array_equal(model.labels_, in_memory.labels_)
     assert model.cluster_centers_.dtype == np.float32
 
 
+@pytest.fixture(scope="module")
+def narrow_on_disk(tmp_path_factory):
+    # Many narrow rows: per-row state shows plainly beside block temporaries.
+    n, d = 2_000_000, 2
+    rng = np.random.default_rng(1)
+    path = tmp_path_factory.mktemp("narrow") / "x.npy"
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
+    X[:] = rng.uniform(-30, 30, (12, d))[rng.integers(0, 12, n)] + rng.normal(size=(n, d))
+    X.flush()
+    del X
+    return np.load(path, mmap_mode="r")
+
+
+def _traced_peak(function):
+    function()  # compiles every kernel outside the trace
+    tracemalloc.start()
+    try:
+        result = function()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_kmeans_parallel_on_disk_keeps_nothing_per_row(narrow_on_disk):
+    # On disk, k-means|| recomputes each block's closest candidate from the
+    # candidate batches instead of keeping 12 bytes a row: the same seeds to
+    # the bit, in memory bounded by a block and the candidates.
+    X = narrow_on_disk
+    on_disk, peak = _traced_peak(lambda: kmeans_parallel(X, 12, random_state=3))
+    assert peak < 2**23, f"{peak / X.shape[0]:.1f} bytes a row (kept state would be 12)"
+    np.testing.assert_array_equal(on_disk, kmeans_parallel(np.asarray(X), 12, random_state=3))
+
+
+def test_kmeans_on_disk_holds_only_the_labels(narrow_on_disk):
+    # With k-means|| a whole fit holds the labels (4 bytes a row, the result)
+    # and block-sized temporaries: no weights, no seeding state, no copy.
+    X = narrow_on_disk
+    n = X.shape[0]
+    model, peak = _traced_peak(lambda: KMeans(12, init="k-means||", random_state=0).fit(X))
+    assert peak < 4 * n + 2**22, f"{peak / n:.1f} bytes a row"
+    assert np.unique(model.labels_).size == 12
+
+
 def test_unit_weights_view_draws_and_sums_as_ones():
     # A memmap fit without weights keeps them as one broadcast value; every
     # draw and sum made from it must equal those made from an array of ones.
+    from kmeanskit._driver import Data
     from kmeanskit._validation import unit_weights
-    from kmeanskit.init import _pick_weighted, _weighted_counts, _weighted_total
+    from kmeanskit.init import _KeptClosest, _pick_weighted, _read_closest
 
     n = 300_001
     values = np.random.default_rng(0).random(n)
@@ -59,5 +103,9 @@ def test_unit_weights_view_draws_and_sums_as_ones():
     view, ones = unit_weights(n), np.ones(n)
     np.testing.assert_array_equal(_pick_weighted(view, np.random.default_rng(2), 1000),
                                   _pick_weighted(ones, np.random.default_rng(2), 1000))
-    assert _weighted_total(view, values) == _weighted_total(ones, values)
-    np.testing.assert_array_equal(_weighted_counts(labels, view, 7), np.bincount(labels))
+    closest = _KeptClosest(Data(np.zeros((n, 1)), ones))
+    closest.ids[:], closest.sq[:] = labels, values
+    potential, counts, _ = _read_closest(closest, view, 7)
+    assert potential == pytest.approx(values.sum(), rel=1e-12)
+    np.testing.assert_array_equal(counts, np.bincount(labels))
+    assert potential == _read_closest(closest, ones, 7)[0]

@@ -17,7 +17,6 @@ as ``predict`` would with the same centroids.
 
 from __future__ import annotations
 
-import mmap
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -36,6 +35,7 @@ from ._kernels.sorted_hamerly import (
     summarise_blocks,
 )
 from ._results import IterationRecord
+from ._validation import is_memory_mapped
 
 # Per-group partial sums: at most this many groups and this many bytes, and
 # at least this many chunks per group so that zeroing and reducing a group's
@@ -331,15 +331,6 @@ class HamerlyStep(BoundStep):
             hamerly_iter(self.data.X, self.data.weights, origin, centers, moved, half_gap,
                          labels, self.upper, self.lower, self.sums, self.weights,
                          self.changed, self.skipped)
-
-
-def is_memory_mapped(X) -> bool:
-    """Whether ``X`` is (a view of) a memory-mapped file."""
-    while X is not None:
-        if isinstance(X, (np.memmap, mmap.mmap)):
-            return True
-        X = getattr(X, "base", None)
-    return False
 
 
 def may_copy_sorted(data: Data) -> bool:

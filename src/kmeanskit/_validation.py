@@ -6,6 +6,7 @@ Only scikit-learn's public API is used (``sklearn.utils.validation``).
 
 from __future__ import annotations
 
+import mmap
 import numbers
 from dataclasses import dataclass
 
@@ -204,6 +205,15 @@ def check_finite(values, name: str) -> None:
     )
 
 
+def is_memory_mapped(X) -> bool:
+    """Whether ``X`` is (a view of) a memory-mapped file."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
+
+
 def unit_weights(n_samples: int) -> np.ndarray:
     """Weight 1 for each sample without storing n of them: a read-only
     broadcast view (stride 0), for data streamed from disk."""
@@ -213,6 +223,14 @@ def unit_weights(n_samples: int) -> np.ndarray:
 def is_unit_weights(weights: np.ndarray) -> bool:
     """Whether ``weights`` is a :func:`unit_weights` view."""
     return weights.strides[0] == 0 and weights.size > 0 and weights[0] == 1.0
+
+
+def check_weights_for(X, sample_weight) -> np.ndarray:
+    """:func:`check_sample_weight` for validated X, except that X streamed
+    from disk without weights gets :func:`unit_weights`, not n of them."""
+    if sample_weight is None and is_memory_mapped(X):
+        return unit_weights(X.shape[0])
+    return check_sample_weight(sample_weight, X.shape[0])
 
 
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:

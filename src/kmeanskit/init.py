@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
-from ._driver import Data, assign_blocks, is_memory_mapped, run
+from ._driver import Data, assign_blocks, run
 from ._kernels.local_search import swap_gains, update_rows
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
@@ -29,9 +29,10 @@ from ._validation import (
     Real,
     as_generator,
     check_n_clusters,
-    check_sample_weight,
     check_value,
+    check_weights_for,
     check_X,
+    is_memory_mapped,
     is_unit_weights,
 )
 
@@ -55,7 +56,7 @@ def _validated(function, X, n_clusters, sample_weight):
     check_value(function, "n_clusters", n_clusters, [Integer(1)])
     X = check_X(None, X, reset=True)
     check_n_clusters(n_clusters, X.shape[0])
-    return X, check_sample_weight(sample_weight, X.shape[0])
+    return X, check_weights_for(X, sample_weight)
 
 
 def _pick_weighted(weights: np.ndarray, rng: np.random.Generator, size: int):
@@ -449,28 +450,93 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
 # ---------------------------------------------------------------------------
 
 
-# Rows per block of k-means||'s sampling and sums: 1 MiB of float64
-# temporaries, and no O(n) copy (of int32 ids cast for bincount, or of unit
-# weights given as a broadcast view).
-SAMPLING_BLOCK_ROWS = 2**17
+# Rows per block of k-means||'s passes (assignment, draws and sums): under
+# 1 MiB of temporaries a block, and no O(n) copy (of int32 ids cast for
+# bincount, or of unit weights given as a broadcast view).
+SAMPLING_BLOCK_ROWS = 2**16
 
 
-def _weighted_total(weights, values) -> float:
-    """``weights @ values``, a block at a time (the same sum for unit weights
-    as a broadcast view as for an array of ones)."""
-    return float(sum(np.ascontiguousarray(weights[b:b + SAMPLING_BLOCK_ROWS])
-                     @ values[b:b + SAMPLING_BLOCK_ROWS]
-                     for b in range(0, values.shape[0], SAMPLING_BLOCK_ROWS)))
+class _KeptClosest:
+    """Each row's closest candidate so far (index, squared distance), kept
+    per row: 12 bytes a row; a new batch of candidates costs one pass."""
+
+    def __init__(self, data: Data):
+        self.data = data
+        self.ids = np.zeros(data.n_samples, dtype=np.int32)
+        self.sq = np.full(data.n_samples, np.inf)
+        self.n_candidates = 0
+
+    def add(self, batch: np.ndarray) -> None:
+        """Take the rows of ``batch`` as the next candidates (earlier ones
+        win ties)."""
+        for rows, labels, sq in assign_blocks(self.data, batch, SAMPLING_BLOCK_ROWS):
+            closer = sq < self.sq[rows]
+            self.sq[rows][closer] = sq[closer]
+            self.ids[rows][closer] = self.n_candidates + labels[closer]
+        self.n_candidates += batch.shape[0]
+
+    def blocks(self):
+        """(rows, closest index, closest squared distance) a block at a time."""
+        for start in range(0, self.data.n_samples, SAMPLING_BLOCK_ROWS):
+            rows = slice(start, min(start + SAMPLING_BLOCK_ROWS, self.data.n_samples))
+            yield rows, self.ids[rows], self.sq[rows]
 
 
-def _weighted_counts(labels, weights, size: int) -> np.ndarray:
-    """Total weight per label, a block at a time."""
-    total = np.zeros(size)
-    for b in range(0, labels.shape[0], SAMPLING_BLOCK_ROWS):
-        rows = slice(b, b + SAMPLING_BLOCK_ROWS)
-        total += np.bincount(labels[rows], weights=np.ascontiguousarray(weights[rows]),
-                             minlength=size)
-    return total
+class _RecomputedClosest:
+    """The same, for X on disk: nothing kept per row.  Each block's closest
+    candidates are recomputed from the batches when the block is read, by the
+    same calls on the same rows as :class:`_KeptClosest` makes, so the values
+    (and the draws made from them) are the same to the bit.  Each read costs
+    the distances to every batch so far, not only the newest."""
+
+    def __init__(self, data: Data):
+        self.data = data
+        self.batches = []
+
+    def add(self, batch: np.ndarray) -> None:
+        self.batches.append(batch)
+
+    def blocks(self):
+        X, weights = self.data.X, self.data.weights
+        for start in range(0, self.data.n_samples, SAMPLING_BLOCK_ROWS):
+            rows = slice(start, min(start + SAMPLING_BLOCK_ROWS, self.data.n_samples))
+            block = _KeptClosest(Data(X[rows], weights[rows]))
+            for batch in self.batches:
+                block.add(batch)
+            yield rows, block.ids, block.sq
+
+
+def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.0):
+    """One read of every row's closest candidate, a block at a time.
+
+    Returns the potential (sum of w d^2), the total weight of the rows
+    closest to each candidate and, given ``rng``, the rows the next round
+    samples: those whose uniform draw (one per row, in row order) is below
+    ``ell w d^2 / potential``.  The potential is known only at the end of the
+    read, so a row is kept while its draw is below ``ell w d^2 / (the sum so
+    far)``, a superset (the sum only grows) of about ``ell`` times the log of
+    the number of blocks; the exact test follows on the same values.  So a
+    round reads X once even where the distances are recomputed.  Unit
+    weights given as a broadcast view sum exactly as an array of ones.
+    """
+    potential, candidate_weights = 0.0, np.zeros(n_candidates)
+    maybe_rows, maybe_draws, maybe_mass = [], [], []
+    for rows, ids, sq in closest.blocks():
+        block_weights = np.ascontiguousarray(weights[rows])
+        potential += float(block_weights @ sq)
+        candidate_weights += np.bincount(ids, weights=block_weights, minlength=n_candidates)
+        if rng is None:
+            continue
+        draws = rng.uniform(size=sq.shape[0])
+        mass = ell * block_weights * sq
+        maybe = np.flatnonzero(draws < mass / potential if potential > 0 else mass > 0)
+        maybe_rows.append(rows.start + maybe)
+        maybe_draws.append(draws[maybe])
+        maybe_mass.append(mass[maybe])
+    if rng is None or potential == 0.0:
+        return potential, candidate_weights, np.empty(0, dtype=np.int64)
+    rows, draws, mass = (np.concatenate(parts) for parts in (maybe_rows, maybe_draws, maybe_mass))
+    return potential, candidate_weights, rows[draws < mass / potential]
 
 
 # n_rounds="auto": sample at least this many rounds and at most this many,
@@ -486,43 +552,36 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     data = Data(X, weights)
     n = X.shape[0]
     ell = oversampling_factor * n_clusters
+    on_disk = is_memory_mapped(X) and not data.sparse
+    closest = (_RecomputedClosest if on_disk else _KeptClosest)(data)
     chosen = [int(_pick_weighted(weights, rng, 1)[0])]
-    closest_id = np.empty(n, dtype=np.int32)
-    closest_sq = np.empty(n)
-    for rows, labels, dist in assign_blocks(data, _rows(X, chosen)):
-        closest_id[rows], closest_sq[rows] = labels, dist
+    closest.add(_rows(X, chosen))
     min_rounds, max_rounds = AUTO_ROUNDS if n_rounds == "auto" else (n_rounds, n_rounds)
-    block = SAMPLING_BLOCK_ROWS
-    potential = _weighted_total(weights, closest_sq)
+    potential, candidate_weights, picked = _read_closest(closest, weights, 1, rng, ell)
     for round_ in range(1, max_rounds + 1):
         if potential == 0.0:
             break
-        # Sample in blocks (the same draws as one call): no O(n) temporaries.
-        picked = np.concatenate([
-            start + np.flatnonzero(
-                rng.uniform(size=min(block, n - start))
-                < ell * weights[start:start + block] * closest_sq[start:start + block]
-                / potential)
-            for start in range(0, n, block)
-        ])
         if picked.size:
-            for rows, batch_labels, batch_sq in assign_blocks(data, _rows(X, picked)):
-                closer = batch_sq < closest_sq[rows]
-                closest_sq[rows][closer] = batch_sq[closer]
-                closest_id[rows][closer] = len(chosen) + batch_labels[closer]
+            closest.add(_rows(X, picked))
             chosen.extend(int(i) for i in picked)
-        previous, potential = potential, _weighted_total(weights, closest_sq)
+        previous = potential
+        # The read that sums this round's potential also draws the next
+        # round's rows (made whether or not it comes: the draws stay the same
+        # for any storage of X).
+        last = round_ == max_rounds
+        potential, candidate_weights, picked = _read_closest(
+            closest, weights, len(chosen), None if last else rng, ell)
         if round_ >= min_rounds and potential * AUTO_ROUNDS_CUT > previous:
             break
     if len(chosen) < n_clusters:
         # Too few distinct candidates (heavily duplicated data): top up with
-        # random rows and reassign.
+        # random rows.
         rest = np.setdiff1d(np.arange(n), chosen)
-        chosen.extend(rng.choice(rest, n_clusters - len(chosen), replace=False).tolist())
-        for rows, labels, _ in assign_blocks(data, _rows(X, chosen)):
-            closest_id[rows] = labels
+        extra = rng.choice(rest, n_clusters - len(chosen), replace=False)
+        closest.add(_rows(X, extra))
+        chosen.extend(extra.tolist())
+        _, candidate_weights, _ = _read_closest(closest, weights, len(chosen))
     candidates = _rows(X, chosen)
-    candidate_weights = _weighted_counts(closest_id, weights, len(chosen))
     # Recluster the weighted candidates (Bahmani et al., step 8): k-means++
     # then Lloyd iterations, as Spark MLlib does.
     keep = candidate_weights > 0
@@ -545,6 +604,12 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     to it, and the weighted candidates are reclustered into ``n_clusters``
     centroids by k-means++ followed by Lloyd iterations.  Each round is one
     parallel pass over X, which is what lets it scale out.
+
+    Each row's closest candidate so far is kept (12 bytes a row), except for
+    a memory-mapped X: there it is recomputed a block of rows at a time
+    whenever X is read (once a round, as in memory, but with the distances
+    to every candidate so far), so that the seeding holds nothing per row;
+    the centres are the same to the bit.
 
     Parameters
     ----------

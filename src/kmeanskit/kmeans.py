@@ -20,7 +20,6 @@ from ._driver import (
     STEPS,
     Data,
     assign,
-    is_memory_mapped,
     mean_variance,
     resolve_algorithm,
     run,
@@ -135,6 +134,7 @@ callable or array-like of shape (n_clusters, n_features), default="local-search+
         - ``"k-means++"``: greedy k-means++ (:func:`kmeanskit.kmeans_plusplus`),
           scikit-learn's default;
         - ``"k-means||"``: scalable k-means++ (:func:`kmeanskit.kmeans_parallel`);
+          the init for a memory-mapped X, where it keeps nothing per row;
         - ``"random"``: distinct rows at random (:func:`kmeanskit.random_points`);
         - ``"sharding"``: naive sharding (:func:`kmeanskit.naive_sharding`);
         - an array: these centroids (a warm start, e.g. a previous model's
@@ -305,11 +305,7 @@ callable or array-like of shape (n_clusters, n_features), default="local-search+
         X = v.check_X(self, X, reset=True)
         n_samples, n_features = X.shape
         v.check_n_clusters(self.n_clusters, n_samples)
-        if sample_weight is None and is_memory_mapped(X):
-            # Streamed from disk: unit weights as one broadcast value, not n.
-            weights = v.unit_weights(n_samples)
-        else:
-            weights = v.check_sample_weight(sample_weight, n_samples)
+        weights = v.check_weights_for(X, sample_weight)
         data = Data(X, weights, may_copy=self.copy_x)
         algorithm = resolve_algorithm(self.algorithm, data, self.n_clusters)
         tol = self.tol * mean_variance(X) if self.tol > 0 else 0.0
@@ -336,7 +332,7 @@ callable or array-like of shape (n_clusters, n_features), default="local-search+
         self.n_iter_ = best.n_iter
         self.history_ = best.history
         self.algorithm_ = "+".join(dict.fromkeys(r.algorithm for r in best.history))
-        distinct = np.unique(self.labels_).size
+        distinct = _count_labels_used(self.labels_, self.n_clusters)
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "
@@ -349,6 +345,15 @@ callable or array-like of shape (n_clusters, n_features), default="local-search+
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of X to every centroid."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
+
+
+def _count_labels_used(labels: np.ndarray, n_clusters: int, block_rows: int = 2**16) -> int:
+    """How many of the ``n_clusters`` labels occur, a block at a time (a
+    sorted copy, as ``np.unique`` makes, would double the labels' memory)."""
+    used = np.zeros(n_clusters, dtype=bool)
+    for start in range(0, labels.shape[0], block_rows):
+        used[labels[start:start + block_rows]] = True
+    return int(used.sum())
 
 
 def _label(X, weights, centers) -> tuple[np.ndarray, float]:
