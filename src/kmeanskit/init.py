@@ -460,6 +460,8 @@ class _KeptClosest:
     """Each row's closest candidate so far (index, squared distance), kept
     per row: 12 bytes a row; a new batch of candidates costs one pass."""
 
+    recomputes = False
+
     def __init__(self, data: Data):
         self.data = data
         self.ids = np.zeros(data.n_samples, dtype=np.int32)
@@ -489,6 +491,8 @@ class _RecomputedClosest:
     (and the draws made from them) are the same to the bit.  Each read costs
     the distances to every batch so far, not only the newest."""
 
+    recomputes = True
+
     def __init__(self, data: Data):
         self.data = data
         self.batches = []
@@ -506,11 +510,13 @@ class _RecomputedClosest:
             yield rows, block.ids, block.sq
 
 
-def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.0):
+def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.0,
+                  count: bool = True):
     """One read of every row's closest candidate, a block at a time.
 
     Returns the potential (sum of w d^2), the total weight of the rows
-    closest to each candidate and, given ``rng``, the rows the next round
+    closest to each candidate (given ``count``, else None) and, given
+    ``rng``, the rows the next round
     samples: those whose uniform draw (one per row, in row order) is below
     ``ell w d^2 / potential``.  The potential is known only at the end of the
     read, so a row is kept while its draw is below ``ell w d^2 / (the sum so
@@ -519,12 +525,15 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
     round reads X once even where the distances are recomputed.  Unit
     weights given as a broadcast view sum exactly as an array of ones.
     """
-    potential, candidate_weights = 0.0, np.zeros(n_candidates)
+    potential = 0.0
+    candidate_weights = np.zeros(n_candidates) if count else None
     maybe_rows, maybe_draws, maybe_mass = [], [], []
     for rows, ids, sq in closest.blocks():
         block_weights = np.ascontiguousarray(weights[rows])
         potential += float(block_weights @ sq)
-        candidate_weights += np.bincount(ids, weights=block_weights, minlength=n_candidates)
+        if count:
+            candidate_weights += np.bincount(ids, weights=block_weights,
+                                             minlength=n_candidates)
         if rng is None:
             continue
         draws = rng.uniform(size=sq.shape[0])
@@ -557,7 +566,11 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     chosen = [int(_pick_weighted(weights, rng, 1)[0])]
     closest.add(_rows(X, chosen))
     min_rounds, max_rounds = AUTO_ROUNDS if n_rounds == "auto" else (n_rounds, n_rounds)
-    potential, candidate_weights, picked = _read_closest(closest, weights, 1, rng, ell)
+    # Recomputed distances are dear to read again: every read then also
+    # totals the candidates' weights (the last read's are used); kept ones
+    # are totalled once, at the end.
+    count = closest.recomputes
+    potential, candidate_weights, picked = _read_closest(closest, weights, 1, rng, ell, count)
     for round_ in range(1, max_rounds + 1):
         if potential == 0.0:
             break
@@ -570,7 +583,7 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
         # for any storage of X).
         last = round_ == max_rounds
         potential, candidate_weights, picked = _read_closest(
-            closest, weights, len(chosen), None if last else rng, ell)
+            closest, weights, len(chosen), None if last else rng, ell, count)
         if round_ >= min_rounds and potential * AUTO_ROUNDS_CUT > previous:
             break
     if len(chosen) < n_clusters:
@@ -580,6 +593,8 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
         extra = rng.choice(rest, n_clusters - len(chosen), replace=False)
         closest.add(_rows(X, extra))
         chosen.extend(extra.tolist())
+        candidate_weights = None
+    if candidate_weights is None:
         _, candidate_weights, _ = _read_closest(closest, weights, len(chosen))
     candidates = _rows(X, chosen)
     # Recluster the weighted candidates (Bahmani et al., step 8): k-means++
