@@ -80,6 +80,21 @@ def test_kmeans_parallel_on_disk_keeps_nothing_per_row(narrow_on_disk):
     np.testing.assert_array_equal(on_disk, kmeans_parallel(np.asarray(X), 12, random_state=3))
 
 
+@pytest.mark.parametrize("case", ["weighted", "duplicated", "five rounds"])
+def test_kmeans_parallel_on_disk_matches_in_memory(tmp_path, case):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(150_000, 5)) + rng.integers(0, 6, (150_000, 1)) * 8.0
+    if case == "duplicated":  # three distinct rows: the random top-up path
+        X = np.repeat(X[:3], 50_000, axis=0)
+    weights = rng.uniform(0.1, 3.0, X.shape[0]) if case == "weighted" else None
+    n_rounds = 5 if case == "five rounds" else "auto"
+    np.save(tmp_path / "x.npy", X)
+    on_disk = np.load(tmp_path / "x.npy", mmap_mode="r")
+    seeds = [kmeans_parallel(data, 6, sample_weight=weights, n_rounds=n_rounds, random_state=4)
+             for data in (on_disk, X)]
+    np.testing.assert_array_equal(seeds[0], seeds[1])
+
+
 def test_kmeans_on_disk_holds_only_the_labels(narrow_on_disk):
     # With k-means|| a whole fit holds the labels (4 bytes a row, the result)
     # and block-sized temporaries: no weights, no seeding state, no copy.
