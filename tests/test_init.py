@@ -9,6 +9,7 @@ from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
 import kmeanskit.init as init_module
 from conftest import blobs
 from kmeanskit import KMeans, kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
+from kmeanskit._kernels.seeding import closer_in_reach
 
 
 def _inertia(X, centers, weights=None):
@@ -149,6 +150,72 @@ def test_kmeans_parallel_weights_and_sparse(rng):
     assert _inertia(X[250:], centers) < _inertia(X[250:], X[250:].mean(axis=0, keepdims=True))
     sparse_centers = kmeans_parallel(sp.csr_matrix(X), 4, random_state=0)
     assert sparse_centers.shape == (4, 6) and np.isfinite(sparse_centers).all()
+
+
+def _closest_after_one_round(X, labels):
+    """Each row's closest of a first batch of candidates, one row of each
+    cluster (kept state, as k-means|| has it before its next batch)."""
+    from kmeanskit._driver import Data
+
+    closest = init_module._KeptClosest(Data(X, np.ones(len(X))))
+    first = np.unique(labels, return_index=True)[1]
+    closest.add(X[first])
+    return closest, X[first]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kmeans_parallel_reach_finds_every_closer_candidate(rng, dtype):
+    # A new batch tried only within reach of each row's closest must give
+    # each row what trying every candidate gives: the nearest of the batch
+    # where it is strictly closer (ties to the lower index).
+    X, labels = blobs(rng, n=30_000, d=6, k=40, spread=30.0, dtype=dtype)
+    closest, old = _closest_after_one_round(X, labels)
+    _, farthest, _ = _farthest(closest)
+    batch = X[rng.choice(len(X), 300, replace=False)]
+    batch[1] = batch[0]  # an exact tie inside the batch
+    reach = init_module._Reach.of(old, batch, farthest)
+    assert reach is not None
+    listed = np.diff(reach.indptr)
+    assert 0 < listed.sum() < 0.2 * len(old) * len(batch)  # pruning at work
+    table = init_module._pairwise_sq(old, batch)
+    for a in range(len(old)):  # each list: exactly the pairs in reach, sorted
+        members = reach.members[reach.indptr[a]:reach.indptr[a + 1]]
+        assert set(members) == set(np.flatnonzero(table[a] < 4 * farthest[a]))
+        assert np.all(np.diff(reach.reach_sq[reach.indptr[a]:reach.indptr[a + 1]]) >= 0)
+    ids, sq = closest.ids.copy(), closest.sq.copy()
+    closer_in_reach(X, batch, reach.indptr, reach.members, reach.reach_sq,
+                                len(old), ids, sq)
+    full = ((X[:, None, :].astype(np.float64) - batch[None].astype(np.float64)) ** 2).sum(2)
+    nearest = full.argmin(axis=1)
+    closer = full[np.arange(len(X)), nearest] < closest.sq
+    expected_ids = np.where(closer, len(old) + nearest, closest.ids)
+    np.testing.assert_array_equal(ids, expected_ids)
+    np.testing.assert_allclose(sq, np.minimum(full.min(axis=1), closest.sq), rtol=1e-12)
+    assert np.sum(closer) > 100
+
+
+def _farthest(closest):
+    read = init_module._read_closest(closest, np.ones(len(closest.ids)), closest.n_candidates)
+    return read.potential, read.farthest_sq, read.candidate_weights
+
+
+def test_kmeans_parallel_reach_used_where_it_pays(rng, monkeypatch):
+    # Blocks switch between the listed candidates and the whole product by
+    # the listed count; both give the same closest candidates.
+    X, labels = blobs(rng, n=150_000, d=16, k=40, spread=30.0)
+    closest, old = _closest_after_one_round(X, labels)
+    batch = X[rng.choice(len(X), 200, replace=False)]
+    reach = init_module._Reach.of(old, batch, _farthest(closest)[1])
+    used = []
+    pays = init_module._Reach.pays
+    monkeypatch.setattr(init_module._Reach, "pays",
+                        lambda self, *a: used.append(pays(self, *a)) or used[-1])
+    with_reach, without = closest, _closest_after_one_round(X, labels)[0]
+    with_reach.add(batch, reach)
+    without.add(batch)
+    assert any(used)
+    np.testing.assert_array_equal(with_reach.ids, without.ids)
+    np.testing.assert_allclose(with_reach.sq, without.sq, rtol=1e-9, atol=1e-9)
 
 
 def test_kmeans_parallel_with_heavily_duplicated_data():

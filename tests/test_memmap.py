@@ -5,6 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+import kmeanskit.init as init_module
 from kmeanskit import KMeans, kmeans_parallel
 
 
@@ -80,19 +81,28 @@ def test_kmeans_parallel_on_disk_keeps_nothing_per_row(narrow_on_disk):
     np.testing.assert_array_equal(on_disk, kmeans_parallel(np.asarray(X), 12, random_state=3))
 
 
-@pytest.mark.parametrize("case", ["weighted", "duplicated", "five rounds"])
-def test_kmeans_parallel_on_disk_matches_in_memory(tmp_path, case):
+@pytest.mark.parametrize("case", ["weighted", "duplicated", "five rounds", "in reach"])
+def test_kmeans_parallel_on_disk_matches_in_memory(tmp_path, case, monkeypatch):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(150_000, 5)) + rng.integers(0, 6, (150_000, 1)) * 8.0
     if case == "duplicated":  # three distinct rows: the random top-up path
         X = np.repeat(X[:3], 50_000, axis=0)
+    if case == "in reach":  # many separated clusters: later batches tried in reach
+        X = rng.normal(size=(150_000, 16)) + rng.uniform(-30, 30, (60, 16))[
+            rng.integers(0, 60, 150_000)]
     weights = rng.uniform(0.1, 3.0, X.shape[0]) if case == "weighted" else None
     n_rounds = 5 if case == "five rounds" else "auto"
     np.save(tmp_path / "x.npy", X)
     on_disk = np.load(tmp_path / "x.npy", mmap_mode="r")
-    seeds = [kmeans_parallel(data, 6, sample_weight=weights, n_rounds=n_rounds, random_state=4)
+    used = []
+    pays = init_module._Reach.pays
+    monkeypatch.setattr(init_module._Reach, "pays",
+                        lambda self, *a: used.append(pays(self, *a)) or used[-1])
+    k = 60 if case == "in reach" else 6
+    seeds = [kmeans_parallel(data, k, sample_weight=weights, n_rounds=n_rounds, random_state=4)
              for data in (on_disk, X)]
     np.testing.assert_array_equal(seeds[0], seeds[1])
+    assert any(used) == (case == "in reach")
 
 
 def test_kmeans_on_disk_holds_only_the_labels(narrow_on_disk):
@@ -120,7 +130,7 @@ def test_unit_weights_view_draws_and_sums_as_ones():
                                   _pick_weighted(ones, np.random.default_rng(2), 1000))
     closest = _KeptClosest(Data(np.zeros((n, 1)), ones))
     closest.ids[:], closest.sq[:] = labels, values
-    potential, counts, _ = _read_closest(closest, view, 7)
+    potential, counts, _, _ = _read_closest(closest, view, 7)
     assert potential == pytest.approx(values.sum(), rel=1e-12)
     np.testing.assert_array_equal(counts, np.bincount(labels))
     assert potential == _read_closest(closest, ones, 7)[0]

@@ -8,16 +8,21 @@ Generator.  Sample weights act as multiplicities everywhere.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
-from ._driver import Data, assign_blocks, run
+from ._driver import Data, assign, run
 from ._kernels.local_search import swap_gains, update_rows
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
     candidate_gains_dense,
     candidate_gains_sparse,
+    closer_in_reach,
+    count_in_reach,
+    farthest_by_closest,
     keep_candidate,
     keep_candidate_direct,
 )
@@ -456,6 +461,61 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
 SAMPLING_BLOCK_ROWS = 2**16
 
 
+# A batch's reach lists hold at most this many (candidate, new candidate)
+# pairs, else the batch goes through BLAS whole.
+REACH_MAX_PAIRS = 2**24
+REACH_TABLE_ROWS = 256
+
+
+def _reach_pair_cost(n_features: int) -> float:
+    """What a listed pair (exact differences, row by row) costs in pairs of
+    the batch's whole product.  Measured crossovers, as the fraction of the
+    batch's pairs listed: 0.35 at 64 features, 0.18 at 16, 0.05-0.1 at 2-4
+    (where the product's per-pair work is smallest)."""
+    return 3.0 * np.sqrt(64.0 / n_features)
+
+
+class _Reach:
+    """For each candidate so far, ``a``, the new candidates ``c`` of a batch
+    with ||c - a||^2 < 4 r_a^2, where r_a is the distance of a's farthest
+    row, sorted by that distance: a row ``x`` closest to ``a`` can get
+    strictly closer only to those within 2 ||x - a|| of ``a``.  Once most
+    clusters hold a candidate, that is a few of the batch's thousand."""
+
+    def __init__(self, indptr, members, reach_sq, pair_cost: float):
+        self.indptr, self.members, self.reach_sq = indptr, members, reach_sq
+        self.pair_cost = pair_cost
+
+    @classmethod
+    def of(cls, candidates, batch, farthest_sq):
+        """The lists for ``batch``; None where they would hold more than
+        ``REACH_MAX_PAIRS`` pairs or too large a share of all of them to pay
+        (early on, when every row is far from its closest)."""
+        n_old, pair_cost = candidates.shape[0], _reach_pair_cost(batch.shape[1])
+        max_pairs = min(REACH_MAX_PAIRS, n_old * batch.shape[0] / pair_cost)
+        owners, members, reach_sq = [], [], []
+        for start in range(0, n_old, REACH_TABLE_ROWS):
+            table = _pairwise_sq(candidates[start:start + REACH_TABLE_ROWS], batch)
+            owner, member = np.nonzero(
+                table < 4.0 * farthest_sq[start:start + REACH_TABLE_ROWS, None])
+            owners.append(start + owner)
+            members.append(member)
+            reach_sq.append(table[owner, member])
+            if sum(part.size for part in members) > max_pairs:
+                return None
+        owners, members, reach_sq = (np.concatenate(parts) for parts in (owners, members, reach_sq))
+        order = np.lexsort((members, reach_sq, owners))
+        indptr = np.zeros(n_old + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(np.bincount(owners, minlength=n_old))
+        return cls(indptr, members[order].astype(np.int32), reach_sq[order], pair_cost)
+
+    def pays(self, ids, sq, batch_size: int) -> bool:
+        """Whether trying the listed candidates costs less than BLAS for
+        these rows (counted exactly, without reading X)."""
+        listed = count_in_reach(ids, sq, self.indptr, self.reach_sq)
+        return bool(listed * self.pair_cost < ids.shape[0] * batch_size)
+
+
 class _KeptClosest:
     """Each row's closest candidate so far (index, squared distance), kept
     per row: 12 bytes a row; a new batch of candidates costs one pass."""
@@ -468,13 +528,23 @@ class _KeptClosest:
         self.sq = np.full(data.n_samples, np.inf)
         self.n_candidates = 0
 
-    def add(self, batch: np.ndarray) -> None:
+    def add(self, batch: np.ndarray, reach: _Reach | None = None) -> None:
         """Take the rows of ``batch`` as the next candidates (earlier ones
-        win ties)."""
-        for rows, labels, sq in assign_blocks(self.data, batch, SAMPLING_BLOCK_ROWS):
-            closer = sq < self.sq[rows]
-            self.sq[rows][closer] = sq[closer]
-            self.ids[rows][closer] = self.n_candidates + labels[closer]
+        win ties).  A block of rows tries only the candidates within
+        ``reach`` of its rows' closest where that computes few enough
+        distances; else all of them, in one BLAS product."""
+        X, weights, first = self.data.X, self.data.weights, self.n_candidates
+        for start in range(0, self.data.n_samples, SAMPLING_BLOCK_ROWS):
+            rows = slice(start, min(start + SAMPLING_BLOCK_ROWS, self.data.n_samples))
+            ids, sq = self.ids[rows], self.sq[rows]
+            if reach is not None and reach.pays(ids, sq, batch.shape[0]):
+                closer_in_reach(X[rows], batch, reach.indptr, reach.members, reach.reach_sq,
+                                first, ids, sq)
+                continue
+            labels, dist = assign(Data(X[rows], weights[rows]), batch)
+            closer = dist < sq
+            sq[closer] = dist[closer]
+            ids[closer] = first + labels[closer]
         self.n_candidates += batch.shape[0]
 
     def blocks(self):
@@ -497,27 +567,34 @@ class _RecomputedClosest:
         self.data = data
         self.batches = []
 
-    def add(self, batch: np.ndarray) -> None:
-        self.batches.append(batch)
+    def add(self, batch: np.ndarray, reach: _Reach | None = None) -> None:
+        self.batches.append((batch, reach))
 
     def blocks(self):
         X, weights = self.data.X, self.data.weights
         for start in range(0, self.data.n_samples, SAMPLING_BLOCK_ROWS):
             rows = slice(start, min(start + SAMPLING_BLOCK_ROWS, self.data.n_samples))
             block = _KeptClosest(Data(X[rows], weights[rows]))
-            for batch in self.batches:
-                block.add(batch)
+            for batch, reach in self.batches:
+                block.add(batch, reach)
             yield rows, block.ids, block.sq
 
 
+class _Read(NamedTuple):
+    """What one read of the rows' closest candidates gives."""
+
+    potential: float  # sum of w d^2
+    candidate_weights: np.ndarray | None  # total weight of the rows closest to each
+    picked: np.ndarray  # rows the next round samples
+    farthest_sq: np.ndarray  # each candidate's farthest row (squared distance)
+
+
 def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.0,
-                  count: bool = True):
+                  count: bool = True) -> _Read:
     """One read of every row's closest candidate, a block at a time.
 
-    Returns the potential (sum of w d^2), the total weight of the rows
-    closest to each candidate (given ``count``, else None) and, given
-    ``rng``, the rows the next round
-    samples: those whose uniform draw (one per row, in row order) is below
+    Candidate weights are totalled given ``count``.  Given ``rng``, the rows
+    picked are those whose uniform draw (one per row, in row order) is below
     ``ell w d^2 / potential``.  The potential is known only at the end of the
     read, so a row is kept while its draw is below ``ell w d^2 / (the sum so
     far)``, a superset (the sum only grows) of about ``ell`` times the log of
@@ -527,10 +604,12 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
     """
     potential = 0.0
     candidate_weights = np.zeros(n_candidates) if count else None
+    farthest_sq = np.zeros(n_candidates)
     maybe_rows, maybe_draws, maybe_mass = [], [], []
     for rows, ids, sq in closest.blocks():
         block_weights = np.ascontiguousarray(weights[rows])
         potential += float(block_weights @ sq)
+        farthest_by_closest(ids, sq, farthest_sq)
         if count:
             candidate_weights += np.bincount(ids, weights=block_weights,
                                              minlength=n_candidates)
@@ -543,9 +622,12 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
         maybe_draws.append(draws[maybe])
         maybe_mass.append(mass[maybe])
     if rng is None or potential == 0.0:
-        return potential, candidate_weights, np.empty(0, dtype=np.int64)
-    rows, draws, mass = (np.concatenate(parts) for parts in (maybe_rows, maybe_draws, maybe_mass))
-    return potential, candidate_weights, rows[draws < mass / potential]
+        picked = np.empty(0, dtype=np.int64)
+    else:
+        rows, draws, mass = (np.concatenate(parts)
+                             for parts in (maybe_rows, maybe_draws, maybe_mass))
+        picked = rows[draws < mass / potential]
+    return _Read(potential, candidate_weights, picked, farthest_sq)
 
 
 # n_rounds="auto": sample at least this many rounds and at most this many,
@@ -570,22 +652,24 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     # totals the candidates' weights (the last read's are used); kept ones
     # are totalled once, at the end.
     count = closest.recomputes
-    potential, candidate_weights, picked = _read_closest(closest, weights, 1, rng, ell, count)
+    read = _read_closest(closest, weights, 1, rng, ell, count)
     for round_ in range(1, max_rounds + 1):
-        if potential == 0.0:
+        if read.potential == 0.0:
             break
-        if picked.size:
-            closest.add(_rows(X, picked))
-            chosen.extend(int(i) for i in picked)
-        previous = potential
+        if read.picked.size:
+            batch = _rows(X, read.picked)
+            reach = None if data.sparse else _Reach.of(_rows(X, chosen), batch, read.farthest_sq)
+            closest.add(batch, reach)
+            chosen.extend(int(i) for i in read.picked)
+        previous = read.potential
         # The read that sums this round's potential also draws the next
         # round's rows (made whether or not it comes: the draws stay the same
         # for any storage of X).
         last = round_ == max_rounds
-        potential, candidate_weights, picked = _read_closest(
-            closest, weights, len(chosen), None if last else rng, ell, count)
-        if round_ >= min_rounds and potential * AUTO_ROUNDS_CUT > previous:
+        read = _read_closest(closest, weights, len(chosen), None if last else rng, ell, count)
+        if round_ >= min_rounds and read.potential * AUTO_ROUNDS_CUT > previous:
             break
+    candidate_weights = read.candidate_weights
     if len(chosen) < n_clusters:
         # Too few distinct candidates (heavily duplicated data): top up with
         # random rows.
@@ -595,7 +679,7 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
         chosen.extend(extra.tolist())
         candidate_weights = None
     if candidate_weights is None:
-        _, candidate_weights, _ = _read_closest(closest, weights, len(chosen))
+        candidate_weights = _read_closest(closest, weights, len(chosen)).candidate_weights
     candidates = _rows(X, chosen)
     # Recluster the weighted candidates (Bahmani et al., step 8): k-means++
     # then Lloyd iterations, as Spark MLlib does.

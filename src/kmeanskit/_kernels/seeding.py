@@ -198,3 +198,73 @@ def keep_candidate(cand_dist_row, center_id, weights, closest_sq, closest_id,
                 closest_id[i] = center_id
             potential += weights[i] * closest_sq[i]
         chunk_potential[c] = potential
+
+
+# ---------------------------------------------------------------------------
+# k-means||: a new batch of candidates against the rows' closest so far
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def farthest_by_closest(ids, sq, out):
+    """``out[a] = max(out[a], sq[i])`` over the rows ``i`` closest to ``a``."""
+    for i in range(ids.shape[0]):
+        if sq[i] > out[ids[i]]:
+            out[ids[i]] = sq[i]
+
+
+@njit(parallel=True, cache=True)
+def count_in_reach(ids, sq, indptr, reach_sq):
+    """How many (row, new candidate) distances :func:`closer_in_reach` will
+    compute: per row, the candidates listed for its closest that lie within
+    twice its distance (the same scan, without reading X)."""
+    n = ids.shape[0]
+    n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
+    counts = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        total = 0
+        for i in range(c * SEEDING_CHUNK_ROWS, min(n, (c + 1) * SEEDING_CHUNK_ROWS)):
+            limit = 4.0 * sq[i]
+            a = ids[i]
+            for p in range(indptr[a], indptr[a + 1]):
+                if reach_sq[p] >= limit:
+                    break
+                total += 1
+        counts[c] = total
+    return counts.sum()
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, ids, sq):
+    """Give each row the nearest of the new candidates ``batch`` (ids from
+    ``first_id``) where it is strictly closer than the row's closest so far.
+
+    The candidates listed for the row's closest ``a`` (``members[indptr[a]:
+    indptr[a + 1]]``, sorted by squared distance to ``a``: ``reach_sq``) are
+    tried in order until one lies at least twice the row's distance from
+    ``a``: by the triangle inequality that one, and every later one, cannot
+    be closer than ``a``.  Distances are exact differences in float64; ties
+    go to the lower candidate index, as an argmin over the batch would.
+    """
+    n, d = X.shape
+    n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
+    for c in prange(n_chunks):
+        for i in range(c * SEEDING_CHUNK_ROWS, min(n, (c + 1) * SEEDING_CHUNK_ROWS)):
+            a = ids[i]
+            limit = 4.0 * sq[i]
+            best = np.inf
+            best_j = -1
+            for p in range(indptr[a], indptr[a + 1]):
+                if reach_sq[p] >= limit:
+                    break
+                j = members[p]
+                dist = 0.0
+                for f in range(d):
+                    diff = np.float64(X[i, f]) - np.float64(batch[j, f])
+                    dist += diff * diff
+                if dist < best or (dist == best and j < best_j):
+                    best = dist
+                    best_j = j
+            if best < sq[i]:
+                sq[i] = best
+                ids[i] = first_id + best_j
