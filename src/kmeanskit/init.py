@@ -57,6 +57,17 @@ def _pairwise_sq(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return cdist(A.astype(np.float64), B.astype(np.float64), "sqeuclidean")
 
 
+def _pairwise_sq_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Squared distances between the rows of A and B through one BLAS
+    product, in float64 about B's mean (so that the expansion loses little
+    to cancellation), clamped at zero: for tables too large for
+    :func:`_pairwise_sq`'s differences."""
+    centre = B.mean(axis=0, dtype=np.float64)
+    A, B = A.astype(np.float64) - centre, B.astype(np.float64) - centre
+    sq = np.einsum("ij,ij->i", A, A)[:, None] + np.einsum("ij,ij->i", B, B) - 2.0 * (A @ B.T)
+    return np.maximum(sq, 0.0)
+
+
 def _validated(function, X, n_clusters, sample_weight):
     check_value(function, "n_clusters", n_clusters, [Integer(1)])
     X = check_X(None, X, reset=True)
@@ -495,7 +506,7 @@ class _Reach:
         max_pairs = min(REACH_MAX_PAIRS, n_old * batch.shape[0] / pair_cost)
         owners, members, reach_sq = [], [], []
         for start in range(0, n_old, REACH_TABLE_ROWS):
-            table = _pairwise_sq(candidates[start:start + REACH_TABLE_ROWS], batch)
+            table = _pairwise_sq_product(candidates[start:start + REACH_TABLE_ROWS], batch)
             owner, member = np.nonzero(
                 table < 4.0 * farthest_sq[start:start + REACH_TABLE_ROWS, None])
             owners.append(start + owner)
@@ -504,7 +515,8 @@ class _Reach:
             if sum(part.size for part in members) > max_pairs:
                 return None
         owners, members, reach_sq = (np.concatenate(parts) for parts in (owners, members, reach_sq))
-        order = np.lexsort((members, reach_sq, owners))
+        # By owner, then distance; ties keep np.nonzero's ascending members.
+        order = np.lexsort((reach_sq, owners))
         indptr = np.zeros(n_old + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(np.bincount(owners, minlength=n_old))
         return cls(indptr, members[order].astype(np.int32), reach_sq[order], pair_cost)
