@@ -115,6 +115,22 @@ def test_kmeans_on_disk_holds_only_the_labels(narrow_on_disk):
     assert np.unique(model.labels_).size == 12
 
 
+def test_minibatch_and_predict_on_disk_hold_only_the_labels(narrow_on_disk):
+    # Mini-batches for data too large to iterate over, and labelling new
+    # rows: no weights array, no distance array, only the labels returned.
+    from kmeanskit import MiniBatchKMeans
+
+    X = narrow_on_disk
+    n = X.shape[0]
+    model, peak = _traced_peak(lambda: MiniBatchKMeans(12, random_state=0).fit(X))
+    assert peak < 4 * n + 2**22, f"{peak / n:.1f} bytes a row"
+    labels, peak = _traced_peak(lambda: model.predict(X))
+    assert peak < 4 * n + 2**22, f"{peak / n:.1f} bytes a row"
+    np.testing.assert_array_equal(labels, model.labels_)
+    in_memory = MiniBatchKMeans(12, random_state=0).fit(np.asarray(X))
+    np.testing.assert_array_equal(in_memory.labels_, model.labels_)
+
+
 def test_unit_weights_view_draws_and_sums_as_ones():
     # A memmap fit without weights keeps them as one broadcast value; every
     # draw and sum made from it must equal those made from an array of ones.

@@ -19,7 +19,7 @@ from . import _validation as v
 from ._driver import (
     STEPS,
     Data,
-    assign,
+    assign_blocks,
     mean_variance,
     resolve_algorithm,
     run,
@@ -74,7 +74,7 @@ class CentroidModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         """
         X = self._check_X_fitted(X)
         with thread_limits(self.n_threads):
-            return _label(X, np.ones(X.shape[0]), self.cluster_centers_)[0]
+            return _label(X, v.unit_weights(X.shape[0]), self.cluster_centers_)[0]
 
     def transform(self, X):
         """Euclidean distance of each row of X to every centroid.
@@ -104,7 +104,7 @@ class CentroidModel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMi
         score : float
         """
         X = self._check_X_fitted(X)
-        weights = v.check_sample_weight(sample_weight, X.shape[0])
+        weights = v.check_weights_for(X, sample_weight)
         with thread_limits(self.n_threads):
             return -_label(X, weights, self.cluster_centers_)[1]
 
@@ -359,10 +359,16 @@ def _count_labels_used(labels: np.ndarray, n_clusters: int, block_rows: int = 2*
 def _label(X, weights, centers) -> tuple[np.ndarray, float]:
     """Labels and inertia of validated X under ``centers``.
 
-    The same assignment as the fit's, so ``labels_ == predict(X)``.
+    The same assignment as the fit's, so ``labels_ == predict(X)``, a block
+    of rows at a time: the labels are the only O(n) array.
     """
-    labels, min_dist = assign(Data(X, weights), centers.astype(X.dtype, copy=False))
-    return labels, float(weights @ min_dist)
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    inertia = 0.0
+    for rows, block_labels, dist in assign_blocks(Data(X, weights),
+                                                  centers.astype(X.dtype, copy=False)):
+        labels[rows] = block_labels
+        inertia += float(weights[rows] @ dist)
+    return labels, inertia
 
 
 def _distances(X, centers, chunk_rows: int = 4096) -> np.ndarray:

@@ -195,7 +195,7 @@ callable or array, default="k-means++"
         X = v.check_X(self, X, reset=True)
         n = X.shape[0]
         v.check_n_clusters(self.n_clusters, n)
-        weights = v.check_sample_weight(sample_weight, n)
+        weights = v.check_weights_for(X, sample_weight)
         rng = np.random.default_rng(v.seed_sequence(self.random_state))
         batch_size = min(self.batch_size, n)
         tol = self.tol * mean_variance(X) if self.tol > 0 else 0.0

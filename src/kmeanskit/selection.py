@@ -468,7 +468,7 @@ class _SplittingKMeans(ClusterMixin, BaseEstimator):
 
         check_is_fitted(self)
         X = v.check_X(self, X, reset=False, accept_sparse=False)
-        return _label(X, np.ones(X.shape[0]), self.cluster_centers_)[0]
+        return _label(X, v.unit_weights(X.shape[0]), self.cluster_centers_)[0]
 
 
 class XMeans(_SplittingKMeans):
