@@ -473,8 +473,9 @@ SAMPLING_BLOCK_ROWS = 2**16
 
 
 # A batch's reach lists hold at most this many (candidate, new candidate)
-# pairs, else the batch goes through BLAS whole.
-REACH_MAX_PAIRS = 2**24
+# pairs (48 MiB), else the batch goes through BLAS whole.  At (200,000, 64,
+# 512) the largest held 280,000.
+REACH_MAX_PAIRS = 2**22
 REACH_TABLE_ROWS = 256
 
 
@@ -716,6 +717,10 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     centroids by k-means++ followed by Lloyd iterations.  Each round is one
     parallel pass over X, which is what lets it scale out.
 
+    A later round's candidates are tried against a row only within twice
+    its distance of its closest candidate so far (no other can be closer),
+    wherever those lists cost less than one BLAS product with the whole
+    batch; once most clusters hold a candidate, that is a few of thousands.
     Each row's closest candidate so far is kept (12 bytes a row), except for
     a memory-mapped X: there it is recomputed a block of rows at a time
     whenever X is read (once a round, as in memory, but with the distances
