@@ -195,7 +195,8 @@ def test_kmeans_parallel_reach_finds_every_closer_candidate(rng, dtype):
 
 
 def _farthest(closest):
-    read = init_module._read_closest(closest, np.ones(len(closest.ids)), closest.n_candidates)
+    read = init_module._read_closest(closest, np.ones(len(closest.ids)), closest.n_candidates,
+                                     np.random.default_rng(0), 1.0)
     return read.potential, read.farthest_sq, read.candidate_weights
 
 

@@ -599,14 +599,15 @@ class _Read(NamedTuple):
     potential: float  # sum of w d^2
     candidate_weights: np.ndarray | None  # total weight of the rows closest to each
     picked: np.ndarray  # rows the next round samples
-    farthest_sq: np.ndarray  # each candidate's farthest row (squared distance)
+    farthest_sq: np.ndarray | None  # each candidate's farthest row (squared distance)
 
 
 def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.0,
                   count: bool = True) -> _Read:
     """One read of every row's closest candidate, a block at a time.
 
-    Candidate weights are totalled given ``count``.  Given ``rng``, the rows
+    Candidate weights are totalled given ``count``.  Given ``rng`` (another
+    round follows), each candidate's farthest row is found, and the rows
     picked are those whose uniform draw (one per row, in row order) is below
     ``ell w d^2 / potential``.  The potential is known only at the end of the
     read, so a row is kept while its draw is below ``ell w d^2 / (the sum so
@@ -617,17 +618,17 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
     """
     potential = 0.0
     candidate_weights = np.zeros(n_candidates) if count else None
-    farthest_sq = np.zeros(n_candidates)
+    farthest_sq = None if rng is None else np.zeros(n_candidates)
     maybe_rows, maybe_draws, maybe_mass = [], [], []
     for rows, ids, sq in closest.blocks():
         block_weights = np.ascontiguousarray(weights[rows])
         potential += float(block_weights @ sq)
-        farthest_by_closest(ids, sq, farthest_sq)
         if count:
             candidate_weights += np.bincount(ids, weights=block_weights,
                                              minlength=n_candidates)
         if rng is None:
             continue
+        farthest_by_closest(ids, sq, farthest_sq)
         draws = rng.uniform(size=sq.shape[0])
         mass = ell * block_weights * sq
         maybe = np.flatnonzero(draws < mass / potential if potential > 0 else mass > 0)
