@@ -472,6 +472,12 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
 SAMPLING_BLOCK_ROWS = 2**16
 
 
+def _sampling_blocks(n: int):
+    """Slices of ``SAMPLING_BLOCK_ROWS`` rows covering ``n``."""
+    return (slice(start, min(start + SAMPLING_BLOCK_ROWS, n))
+            for start in range(0, n, SAMPLING_BLOCK_ROWS))
+
+
 # A batch's reach lists hold at most this many (candidate, new candidate)
 # pairs (48 MiB), else the batch goes through BLAS whole.  At (200,000, 64,
 # 512) the largest held 280,000.
@@ -547,8 +553,7 @@ class _KeptClosest:
         ``reach`` of its rows' closest where that computes few enough
         distances; else all of them, in one BLAS product."""
         X, weights, first = self.data.X, self.data.weights, self.n_candidates
-        for start in range(0, self.data.n_samples, SAMPLING_BLOCK_ROWS):
-            rows = slice(start, min(start + SAMPLING_BLOCK_ROWS, self.data.n_samples))
+        for rows in _sampling_blocks(self.data.n_samples):
             ids, sq = self.ids[rows], self.sq[rows]
             if reach is not None and reach.pays(ids, sq, batch.shape[0]):
                 closer_in_reach(X[rows], batch, reach.indptr, reach.members, reach.reach_sq,
@@ -562,8 +567,7 @@ class _KeptClosest:
 
     def blocks(self):
         """(rows, closest index, closest squared distance) a block at a time."""
-        for start in range(0, self.data.n_samples, SAMPLING_BLOCK_ROWS):
-            rows = slice(start, min(start + SAMPLING_BLOCK_ROWS, self.data.n_samples))
+        for rows in _sampling_blocks(self.data.n_samples):
             yield rows, self.ids[rows], self.sq[rows]
 
 
@@ -585,8 +589,7 @@ class _RecomputedClosest:
 
     def blocks(self):
         X, weights = self.data.X, self.data.weights
-        for start in range(0, self.data.n_samples, SAMPLING_BLOCK_ROWS):
-            rows = slice(start, min(start + SAMPLING_BLOCK_ROWS, self.data.n_samples))
+        for rows in _sampling_blocks(self.data.n_samples):
             block = _KeptClosest(Data(X[rows], weights[rows]))
             for batch, reach in self.batches:
                 block.add(batch, reach)
