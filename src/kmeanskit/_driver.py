@@ -173,6 +173,16 @@ def assign_blocks(data: Data, centers: np.ndarray, block_rows: int = 2**16):
         yield (rows, *assign(Data(data.X[rows], data.weights[rows]), centers))
 
 
+def label_into(data: Data, centers: np.ndarray, labels: np.ndarray) -> float:
+    """Write every row's nearest centroid into ``labels``, a block at a time
+    (no other O(n) array); return the inertia."""
+    inertia = 0.0
+    for rows, block_labels, dist in assign_blocks(data, centers):
+        labels[rows] = block_labels
+        inertia += float(data.weights[rows] @ dist)
+    return inertia
+
+
 def _group_count(n: int, n_clusters: int, n_features: int) -> int:
     """Row groups for the per-group partial sums (independent of threads)."""
     n_chunks = -(-n // CHUNK_ROWS)
@@ -695,8 +705,5 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
     if strict and shift == 0.0:
         # The last pass labelled with exactly the final centroids.
         return RunResult(centers, labels, inertia, iteration, history)
-    inertia = 0.0  # the working labels are overwritten, block by block
-    for rows, block_labels, dist in assign_blocks(data, centers):
-        labels[rows] = block_labels
-        inertia += float(data.weights[rows] @ dist)
+    inertia = label_into(data, centers, labels)  # over the working labels
     return RunResult(centers, labels, inertia, iteration, history)

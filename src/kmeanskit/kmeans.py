@@ -19,7 +19,7 @@ from . import _validation as v
 from ._driver import (
     STEPS,
     Data,
-    assign_blocks,
+    label_into,
     mean_variance,
     resolve_algorithm,
     run,
@@ -363,11 +363,7 @@ def _label(X, weights, centers) -> tuple[np.ndarray, float]:
     of rows at a time: the labels are the only O(n) array.
     """
     labels = np.empty(X.shape[0], dtype=np.int32)
-    inertia = 0.0
-    for rows, block_labels, dist in assign_blocks(Data(X, weights),
-                                                  centers.astype(X.dtype, copy=False)):
-        labels[rows] = block_labels
-        inertia += float(weights[rows] @ dist)
+    inertia = label_into(Data(X, weights), centers.astype(X.dtype, copy=False), labels)
     return labels, inertia
 
 
