@@ -351,11 +351,15 @@ def test_local_search_on_sparse_input_makes_the_dense_swaps(rng, dtype):
     assert _inertia(X.astype(float), dense, weights) < _inertia(X.astype(float), greedy, weights)
 
 
-def test_local_search_beats_sklearn_on_birch2(data_dir):
+@pytest.mark.parametrize("init", ["local-search++", "k-means||"])
+def test_local_search_beats_sklearn_on_birch2(data_dir, init):
     # 100 tight clusters along a sine curve: greedy k-means++ often puts two
-    # seeds in one cluster and none in another; the swaps repair that.
+    # seeds in one cluster and none in another; the swaps repair that, on the
+    # rows (local-search++) or on k-means||'s weighted candidates (one run
+    # each; with k-means++ reclustering them, as Spark does, fits ended 2 %
+    # above scikit-learn's on average).
     X = np.loadtxt(data_dir / "birch2" / "birch2.txt")
-    ours = [KMeans(100, random_state=s).fit(X).inertia_ for s in range(5)]
+    ours = [KMeans(100, init=init, n_init=1, random_state=s).fit(X).inertia_ for s in range(5)]
     theirs = [SklearnKMeans(100, random_state=s).fit(X).inertia_ for s in range(5)]
     assert np.mean(ours) < 0.95 * np.mean(theirs)
 

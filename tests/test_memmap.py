@@ -1,5 +1,6 @@
 """Fitting data that lives on disk: a memory-mapped X is streamed, not copied."""
 
+import importlib
 import tracemalloc
 
 import numpy as np
@@ -37,11 +38,12 @@ def test_memmap_fit_does_not_copy_X(on_disk, init):
     finally:
         tracemalloc.stop()
     # X is 25.6 MB (128 bytes a row); what a fit allocates is per-row
-    # bookkeeping (the labels, 4 bytes, twice while n_init runs compare;
-    # k-means++'s closest distance and centre, 12, and the local search's
-    # second closest, 12 more) and block-sized temporaries, never a copy of X.
+    # bookkeeping (the labels, 4 bytes, one array at a time however many runs
+    # compare; k-means++'s closest distance and centre, 12, and the local
+    # search's second closest, 12 more) and block-sized temporaries, never a
+    # copy of X.
     n = X.shape[0]
-    per_row = {"random": 8, "k-means||": 4, "k-means++": 12, "local-search++": 24}[init]
+    per_row = {"random": 4, "k-means||": 4, "k-means++": 12, "local-search++": 24}[init]
     assert peak < per_row * n + 2**22, f"{peak / n:.1f} bytes a row for X of {X.nbytes / n:.0f}"
     in_memory = KMeans(8, init=init, random_state=0).fit(np.asarray(X))
     np.testing.assert_array_equal(model.labels_, in_memory.labels_)
@@ -106,13 +108,47 @@ def test_kmeans_parallel_on_disk_matches_in_memory(tmp_path, case, monkeypatch):
 
 
 def test_kmeans_on_disk_holds_only_the_labels(narrow_on_disk):
-    # With k-means|| a whole fit holds the labels (4 bytes a row, the result)
-    # and block-sized temporaries: no weights, no seeding state, no copy.
+    # With the default settings (k-means||, best of two runs) a whole fit
+    # holds the labels (4 bytes a row, the result; the first run's are
+    # dropped while the second runs, and made again if it stays the best) and
+    # block-sized temporaries: no weights, no seeding state, no copy.
     X = narrow_on_disk
     n = X.shape[0]
-    model, peak = _traced_peak(lambda: KMeans(12, init="k-means||", random_state=0).fit(X))
+    model, peak = _traced_peak(lambda: KMeans(12, random_state=0).fit(X))
     assert peak < 4 * n + 2**22, f"{peak / n:.1f} bytes a row"
-    assert np.unique(model.labels_).size == 12
+    in_memory = KMeans(12, random_state=0).fit(np.asarray(X))
+    np.testing.assert_array_equal(model.labels_, in_memory.labels_)
+    assert model.inertia_ == pytest.approx(in_memory.inertia_, rel=1e-9)
+
+
+def test_on_disk_fit_returns_the_best_runs_labels(tmp_path, monkeypatch):
+    # Whichever of the default two runs is the best, its labels come back
+    # (made again by the same assignment when the first one wins) and equal
+    # the in-memory fit's.
+    # (The package's kmeans function shadows its module of the same name.)
+    kmeans_module = importlib.import_module("kmeanskit.kmeans")
+    X = np.random.default_rng(5).uniform(size=(20_000, 2))  # no clusters: runs end apart
+    np.save(tmp_path / "x.npy", X)
+    on_disk = np.load(tmp_path / "x.npy", mmap_mode="r")
+    inertias = []
+    run = kmeans_module.run
+
+    def recorded_run(*args, **kwargs):
+        result = run(*args, **kwargs)
+        inertias.append(result.inertia)
+        return result
+
+    monkeypatch.setattr(kmeans_module, "run", recorded_run)
+    winners = set()
+    for seed in range(6):
+        inertias.clear()
+        model = KMeans(8, random_state=seed).fit(on_disk)
+        first, second = inertias
+        winners.add(int(second < first * (1 - kmeans_module.RUN_TIE_RTOL)))
+        in_memory = KMeans(8, random_state=seed).fit(X)
+        np.testing.assert_array_equal(model.labels_, in_memory.labels_)
+        assert model.inertia_ == pytest.approx(in_memory.inertia_, rel=1e-9)
+    assert winners == {0, 1}
 
 
 def test_minibatch_and_predict_on_disk_hold_only_the_labels(narrow_on_disk):

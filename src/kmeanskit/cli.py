@@ -31,7 +31,7 @@ K = Annotated[str, typer.Option("--k", help="Segments: auto, a number (5) or a r
                                             "search (3-8).")]
 Scale = Annotated[str, typer.Option("--scale", help="standard, minmax, robust or none.")]
 Method = Annotated[str, typer.Option("--method", help="kmeans or gmm (Gaussian mixture).")]
-Init = Annotated[str, typer.Option("--init", help="local-search++, k-means++, k-means||, "
+Init = Annotated[str, typer.Option("--init", help="k-means||, local-search++, k-means++, "
                                                   "random or sharding.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed, the same "
                                                   "segments.")]
@@ -167,7 +167,7 @@ def segment(
     k: K = "auto",
     scale: Scale = "standard",
     method: Method = "kmeans",
-    init: Init = "local-search++",
+    init: Init = "k-means||",
     seed: Seed = 0,
     missing: Missing = "error",
     noun: Noun = "rows",

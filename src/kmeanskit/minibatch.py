@@ -29,7 +29,7 @@ class MiniBatchKMeans(CentroidModel):
     Parameters
     ----------
     n_clusters : int, default=8
-    init : {"k-means++", "local-search++", "k-means||", "random", "sharding"}, \
+    init : {"k-means++", "k-means||", "local-search++", "random", "sharding"}, \
 callable or array, default="k-means++"
         As for :class:`KMeans`, run on a random subsample of ``init_size`` rows.
     max_iter : int, default=100

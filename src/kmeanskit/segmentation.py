@@ -19,7 +19,7 @@ import pandas as pd
 SCALINGS = ("standard", "minmax", "robust", "none")
 METHODS = ("kmeans", "gmm")
 MISSING = ("error", "drop", "mean")
-INITS = ("local-search++", "k-means++", "k-means||", "random", "sharding")
+INITS = ("k-means||", "local-search++", "k-means++", "random", "sharding")
 
 
 class SegmentationError(ValueError):
@@ -108,8 +108,9 @@ class Segmenter:
         Number of segments, or the range ``choose_k`` searches (2-10 for auto).
     scale : {"standard", "minmax", "robust", "none"}, default="standard"
     method : {"kmeans", "gmm"}, default="kmeans"
-    init : {"local-search++", "k-means++", "k-means||", "random", "sharding"}, \
-default="local-search++"
+    init : {"k-means||", "local-search++", "k-means++", "random", "sharding"}, \
+default="k-means||"
+        :class:`KMeans`' ``init``.
     missing : {"error", "drop", "mean"}, default="error"
     seed : int, default=0
     noun : str, default="rows"
@@ -117,7 +118,7 @@ default="local-search++"
     """
 
     def __init__(self, columns=None, *, k="auto", scale="standard", method="kmeans",
-                 init="local-search++", missing="error", seed=0, noun="rows"):
+                 init="k-means||", missing="error", seed=0, noun="rows"):
         self.columns = columns
         self.k = k
         self.scale = scale
