@@ -67,7 +67,8 @@ def main(argv=None) -> int:
             peak = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
             size = X.nbytes / 2**20
-            print(f"| {init} | {estimator._n_runs()} | {seconds:.1f} | {model.n_iter_} "
+            label = init.replace("|", "\\|")  # a Markdown table cell
+            print(f"| {label} | {estimator._n_runs()} | {seconds:.1f} | {model.n_iter_} "
                   f"| {peak:.0f} | {size:.0f} | {peak / size:.2f} |", flush=True)
     return 0
 
