@@ -306,10 +306,12 @@ def test_local_search_lowers_the_potential_of_the_same_greedy_seeds(rng):
         np.testing.assert_array_equal(X[idx], searched)
 
 
-def test_local_search_is_deterministic_across_threads(rng):
+@pytest.mark.parametrize("init", ["local-search++", "k-means||"])
+def test_local_search_is_deterministic_across_threads(rng, init):
+    # On the rows, and on k-means||'s weighted candidates (the default init).
     X, _ = blobs(rng, n=6000, d=4, k=20)
-    one = KMeans(20, random_state=3, n_threads=1).fit(X)
-    two = KMeans(20, random_state=3, n_threads=2).fit(X)
+    one = KMeans(20, init=init, random_state=3, n_threads=1).fit(X)
+    two = KMeans(20, init=init, random_state=3, n_threads=2).fit(X)
     np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
 
 
