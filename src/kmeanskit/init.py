@@ -250,12 +250,15 @@ class _Seeding:
         chunks = np.minimum(np.searchsorted(chunk_cumulative, targets, side="right"),
                             self.n_chunks - 1)
         picked = np.empty(size, dtype=np.int64)
-        for i, (chunk, target) in enumerate(zip(chunks, targets, strict=True)):
+        # One cumulative sum per chunk drawn, however many draws fall in it
+        # (on a few thousand rows, as k-means|| reclusters, all do).
+        for chunk in np.unique(chunks):
             rows = slice(chunk * SEEDING_CHUNK_ROWS, (chunk + 1) * SEEDING_CHUNK_ROWS)
             inside = np.cumsum(self.weights[rows] * self.closest_sq[rows])
-            residual = target - (chunk_cumulative[chunk - 1] if chunk else 0.0)
-            offset = min(int(np.searchsorted(inside, residual, side="right")), inside.size - 1)
-            picked[i] = rows.start + offset
+            mine = chunks == chunk
+            residuals = targets[mine] - (chunk_cumulative[chunk - 1] if chunk else 0.0)
+            offsets = np.searchsorted(inside, residuals, side="right")
+            picked[mine] = rows.start + np.minimum(offsets, inside.size - 1)
         return picked
 
     def gains(self, candidates, cand_to_chosen_sq) -> np.ndarray:
