@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH
+from .assign import nearest_sparse_block, squared_norms
 
 # Skip only when a bound wins by more than this relative margin.
 MARGIN = 1e-10
@@ -142,6 +143,241 @@ def hamerly_iter(X, weights, origin, centers, moved, half_gap, labels, upper, lo
         changed, computed = _hamerly_rows(X, weights, origin, centers, moved, half_gap,
                                           labels, upper, lower, start, stop, first, second,
                                           first_at, group_sums[g], group_weights[g])
+        group_changed[g] = changed
+        group_skipped[g] = (stop - start) * k - computed
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _move_sparse_row(data, indices, indptr, row, w, old, new, sums, cluster_weight):
+    """Record that a CSR row moved from cluster ``old`` (none if negative) to
+    ``new`` in the change of the per-cluster sums and weights.
+
+    The sparse bounded kernels accumulate only these changes, not the sums:
+    once labels settle few rows move, while adding every row to its
+    cluster's (k, d) sum is a scattered write per stored value, most of an
+    iteration's time on TF-IDF rows.  Their step keeps the running totals.
+    """
+    cluster_weight[new] += w
+    for p in range(indptr[row], indptr[row + 1]):
+        sums[new, indices[p]] += w * data[p]
+    if old >= 0:
+        cluster_weight[old] -= w
+        for p in range(indptr[row], indptr[row + 1]):
+            sums[old, indices[p]] -= w * data[p]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _hamerly_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_t,
+                         center_sq, rounding, max_center_sq, moved, half_gap, labels, upper,
+                         lower, start, stop, first, second, first_at, dots, best_label,
+                         best_dist, sums, cluster_weight):
+    """Rows start:stop of a sparse Hamerly iteration; returns (changed, computed).
+
+    Distances come from the expansion, as in Lloyd's sparse kernel, so each
+    carries a rounding error; ``rounding * (nnz + 4) * (|x|^2 + max |c|^2)``
+    bounds it on the squared distance.  The bounds are widened by it and the
+    test asks for twice that margin, so a skipped row is one whose label
+    Lloyd's computed distances would keep too.  A row that fails gets every
+    distance from Lloyd's own block function (the same label as Lloyd's).
+    """
+    sums[:] = 0.0
+    cluster_weight[:] = 0.0
+    k = centers.shape[0]
+    changed = 0
+    computed = 0
+    for row in range(start, stop):
+        label = labels[row]
+        err = rounding * (indptr[row + 1] - indptr[row] + 4) * (x_sq[row] + max_center_sq)
+        full = label < 0
+        new, u, low = label, 0.0, 0.0
+        if not full:
+            drop = second if label == first_at else first
+            u = upper[row] + moved[label]
+            low = lower[row] - drop
+            bound = max(low, half_gap[label]) * (1.0 - MARGIN)
+            full = np.sqrt(u * u + 2.0 * err) > bound
+        if full:
+            nearest_sparse_block(data, indices, indptr, row, 1, centers_t, center_sq, dots,
+                                 best_label, best_dist)
+            new = best_label[0]
+            second_sq = np.inf
+            for j in range(k):  # dots now hold |c_j|^2 - 2 x.c_j
+                if j != new and dots[0, j] < second_sq:
+                    second_sq = dots[0, j]
+            u = np.sqrt(best_dist[0] + err)
+            low = np.sqrt(max(x_sq[row] + second_sq - err, 0.0))
+            computed += k
+        if new != label:
+            changed += 1
+            labels[row] = new
+            _move_sparse_row(data, indices, indptr, row, weights[row], label, new, sums,
+                             cluster_weight)
+        upper[row] = u
+        lower[row] = low
+    return changed, computed
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def hamerly_iter_sparse(data, indices, indptr, x_sq, weights, centers, moved, half_gap,
+                        labels, upper, lower, group_sums, group_weights, group_changed,
+                        group_skipped):
+    """One Hamerly iteration on CSR rows (``x_sq``: their squared norms), with
+    the arguments of :func:`hamerly_iter` otherwise (no origin: sparse rows
+    are not centred)."""
+    n = indptr.shape[0] - 1
+    k = centers.shape[0]
+    n_groups = group_sums.shape[0]
+    first, second, first_at = largest_two(moved)
+    centers_t = np.ascontiguousarray(centers.T)
+    center_sq = squared_norms(centers)
+    max_center_sq = 0.0
+    for j in range(k):
+        max_center_sq = max(max_center_sq, float(center_sq[j]))
+    # Relative rounding of the expansion per stored value (see the rows kernel).
+    eps = np.finfo(centers.dtype).eps
+    for g in prange(n_groups):
+        dots = np.empty((1, k), dtype=centers.dtype)
+        best_label = np.empty(1, dtype=np.int32)
+        best_dist = np.empty(1, dtype=np.float64)
+        start = g * n // n_groups
+        stop = (g + 1) * n // n_groups
+        changed, computed = _hamerly_sparse_rows(
+            data, indices, indptr, x_sq, weights, centers, centers_t, center_sq,
+            2.0 * eps, max_center_sq, moved, half_gap, labels, upper, lower, start, stop,
+            first, second, first_at, dots, best_label, best_dist, group_sums[g],
+            group_weights[g])
+        group_changed[g] = changed
+        group_skipped[g] = (stop - start) * k - computed
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _sparse_sq_distance(data, indices, indptr, x_sq, row, centers, center_sq, j):
+    """|x_row - c_j|^2 from the expansion (clamped at zero)."""
+    dot = 0.0
+    for p in range(indptr[row], indptr[row + 1]):
+        dot += data[p] * centers[j, indices[p]]
+    return max(x_sq[row] + center_sq[j] - 2.0 * dot, 0.0)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _elkan_sparse_full(data, indices, indptr, x_sq, row, centers_t, center_sq, err, dots,
+                       best_label, best_dist, lower_row):
+    """Every distance of a CSR row by Lloyd's own block function (so Lloyd's
+    label); sets its k lower bounds; returns (label, upper bound)."""
+    nearest_sparse_block(data, indices, indptr, row, 1, centers_t, center_sq, dots,
+                         best_label, best_dist)
+    for j in range(lower_row.shape[0]):  # dots now hold |c_j|^2 - 2 x.c_j
+        lower_row[j] = np.sqrt(max(x_sq[row] + dots[0, j] - err, 0.0))
+    return best_label[0], np.sqrt(best_dist[0] + err)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _elkan_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_t, center_sq,
+                       rounding, max_center_sq, moved, center_dist, half_gap, labels, upper,
+                       lower, start, stop, dots, best_label, best_dist, sums, cluster_weight):
+    """Rows start:stop of a sparse Elkan iteration; returns (changed, computed).
+
+    Single distances come from one sparse dot each (a different summation
+    than Lloyd's block), each within ``err`` (as in the Hamerly rows) of the
+    exact value, and so within ``2 err`` of Lloyd's.  Skip tests ask for a
+    margin of ``6 err`` on the squared distance, and a row whose computed
+    contenders end within ``4 err`` of each other gets all its distances
+    from Lloyd's block function: every label is the one Lloyd would give.
+    """
+    sums[:] = 0.0
+    cluster_weight[:] = 0.0
+    k = centers.shape[0]
+    changed = 0
+    computed = 0
+    for row in range(start, stop):
+        label = labels[row]
+        err = rounding * (indptr[row + 1] - indptr[row] + 4) * (x_sq[row] + max_center_sq)
+        lower_row = lower[row]
+        if label < 0:
+            new, u = _elkan_sparse_full(data, indices, indptr, x_sq, row, centers_t, center_sq,
+                                        err, dots, best_label, best_dist, lower_row)
+            computed += k
+        else:
+            new = label
+            u = upper[row] + moved[label]
+            for j in range(k):
+                lower_row[j] = max(lower_row[j] - moved[j], 0.0)
+            tight = False
+            best_sq = np.inf  # the current label's computed squared distance, once tight
+            near_tie = False
+            reach = np.sqrt(u * u + 6.0 * err)  # u with the skip tests' margin
+            if reach > half_gap[label] * (1.0 - MARGIN):
+                for j in range(k):
+                    if j == new:
+                        continue
+                    bound = max(lower_row[j], 0.5 * center_dist[new, j]) * (1.0 - MARGIN)
+                    if reach <= bound:
+                        continue
+                    if not tight:
+                        best_sq = _sparse_sq_distance(data, indices, indptr, x_sq, row,
+                                                      centers, center_sq, new)
+                        u = np.sqrt(best_sq + err)
+                        reach = np.sqrt(u * u + 6.0 * err)
+                        lower_row[new] = np.sqrt(max(best_sq - err, 0.0))
+                        computed += 1
+                        tight = True
+                        if reach <= bound:
+                            continue
+                    sq = _sparse_sq_distance(data, indices, indptr, x_sq, row, centers,
+                                             center_sq, j)
+                    computed += 1
+                    lower_row[j] = np.sqrt(max(sq - err, 0.0))
+                    if abs(sq - best_sq) <= 4.0 * err:
+                        near_tie = True
+                    if sq < best_sq:
+                        new, best_sq = j, sq
+                        u = np.sqrt(sq + err)
+                        reach = np.sqrt(u * u + 6.0 * err)
+            if near_tie:
+                new, u = _elkan_sparse_full(data, indices, indptr, x_sq, row, centers_t,
+                                            center_sq, err, dots, best_label, best_dist,
+                                            lower_row)
+                computed += k
+        if new != label:
+            changed += 1
+            labels[row] = new
+            _move_sparse_row(data, indices, indptr, row, weights[row], label, new, sums,
+                             cluster_weight)
+        upper[row] = u
+    return changed, computed
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def elkan_iter_sparse(data, indices, indptr, x_sq, weights, centers, moved, center_dist,
+                      labels, upper, lower, group_sums, group_weights, group_changed,
+                      group_skipped):
+    """One Elkan iteration on CSR rows (``x_sq``: their squared norms), with
+    the arguments of :func:`elkan_iter` otherwise (no origin: sparse rows are
+    not centred)."""
+    n = indptr.shape[0] - 1
+    k = centers.shape[0]
+    n_groups = group_sums.shape[0]
+    centers_t = np.ascontiguousarray(centers.T)
+    center_sq = squared_norms(centers)
+    max_center_sq = 0.0
+    half_gap = np.empty(k)
+    for j in range(k):
+        max_center_sq = max(max_center_sq, float(center_sq[j]))
+        half_gap[j] = np.inf
+        for other in range(k):
+            if other != j:
+                half_gap[j] = min(half_gap[j], 0.5 * center_dist[j, other])
+    eps = np.finfo(centers.dtype).eps
+    for g in prange(n_groups):
+        dots = np.empty((1, k), dtype=centers.dtype)
+        best_label = np.empty(1, dtype=np.int32)
+        best_dist = np.empty(1, dtype=np.float64)
+        start = g * n // n_groups
+        stop = (g + 1) * n // n_groups
+        changed, computed = _elkan_sparse_rows(
+            data, indices, indptr, x_sq, weights, centers, centers_t, center_sq, 2.0 * eps,
+            max_center_sq, moved, center_dist, half_gap, labels, upper, lower, start, stop,
+            dots, best_label, best_dist, group_sums[g], group_weights[g])
         group_changed[g] = changed
         group_skipped[g] = (stop - start) * k - computed
 

@@ -1,0 +1,69 @@
+"""Sparse input (TF-IDF documents): Lloyd and Hamerly against scikit-learn.
+
+Synthetic TF-IDF rows (``_common.make_documents``), CSR, the same initial
+centroids (rows drawn at random) for every library, ``tol=0`` (until no label
+changes), best of 3.  scikit-learn runs its sparse Lloyd and Elkan.
+
+Run:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_sparse.py
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from _common import best_time, blas_report, machine_report, make_documents
+
+# (documents, vocabulary, topics, clusters)
+SHAPES = [(40_000, 20_000, 20, 20), (40_000, 20_000, 20, 100), (100_000, 50_000, 50, 50)]
+REPEAT = 3
+
+
+def main() -> int:
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    from kmeanskit import KMeans
+
+    print(machine_report())
+    print(blas_report())
+    print()
+    print(f"To convergence from the same init (seconds, best of {REPEAT}; iterations):")
+    print("| docs, vocabulary, nnz/row, k | dtype | lloyd | hamerly | elkan | auto (ran) "
+          "| sklearn lloyd | sklearn elkan | best sklearn / auto | skipped: hamerly, elkan |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n, vocabulary, topics, k in SHAPES:
+        X64 = make_documents(n, vocabulary, topics)
+        for dtype in (np.float64, np.float32):
+            X = X64.astype(dtype)
+            init = X[np.random.default_rng(0).choice(n, k, replace=False)].toarray()
+            KMeans(k, init=init, max_iter=2, algorithm="hamerly").fit(X[:2000])  # compile
+            runs = {name: lambda a=name, X=X, k=k, init=init: KMeans(
+                        k, init=init, n_init=1, tol=0.0, max_iter=1000, algorithm=a).fit(X)
+                    for name in ("lloyd", "hamerly", "elkan", "auto")}
+            runs |= {"sk" + name: lambda a=name, X=X, k=k, init=init: SklearnKMeans(
+                         k, init=init, n_init=1, tol=0.0, max_iter=1000, algorithm=a).fit(X)
+                     for name in ("lloyd", "elkan")}
+            times, fits = {}, {}
+            for name, fit in runs.items():
+                times[name], fits[name] = best_time(fit, REPEAT)
+            iters = fits["lloyd"].n_iter_
+            assert all(fits[name].n_iter_ == iters for name in ("hamerly", "elkan", "auto"))
+            skipped = [sum(r.n_skipped for r in fits[name].history_) / (n * k * iters)
+                       for name in ("hamerly", "elkan")]
+            best = min(times["sklloyd"], times["skelkan"])
+            print(f"| {n:,}, {vocabulary:,}, {X.nnz / n:.0f}, {k} | {np.dtype(dtype).name} "
+                  f"| {times['lloyd']:.3f} ({iters}) | {times['hamerly']:.3f} "
+                  f"| {times['elkan']:.3f} "
+                  f"| {times['auto']:.3f} ({fits['auto'].algorithm_}) "
+                  f"| {times['sklloyd']:.3f} ({fits['sklloyd'].n_iter_}) "
+                  f"| {times['skelkan']:.3f} ({fits['skelkan'].n_iter_}) "
+                  f"| {best / times['auto']:.2f} | {skipped[0]:.0%}, {skipped[1]:.0%} |",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
