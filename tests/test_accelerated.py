@@ -365,3 +365,16 @@ def test_fewer_distinct_points_than_clusters_settle_at_once(rng, algorithm):
     # ulp away from the copies, so an identical idle centroid may win them).
     assert np.unique(model.labels_).size == 7
     np.testing.assert_array_equal(model.labels_, model.predict(X))
+
+
+def test_center_gaps_by_product_never_exceed_the_exact_ones(rng):
+    # Large k^2 d takes the BLAS product, less its rounding bound: a valid
+    # (never larger) gap for the skip tests, and still a close one.
+    from scipy.spatial.distance import cdist
+
+    centers = rng.normal(size=(40, 1000)) + 1000.0
+    assert 40 * 40 * 1000 >= driver.GAPS_PRODUCT_MIN_WORK
+    gaps, exact = driver.center_gaps(centers), cdist(centers, centers)
+    np.fill_diagonal(exact, np.inf)
+    assert np.all(gaps <= exact)
+    np.testing.assert_allclose(gaps, exact, rtol=1e-9)

@@ -356,6 +356,7 @@ def center_gaps(centers: np.ndarray) -> np.ndarray:
     if k * k * d < GAPS_PRODUCT_MIN_WORK:
         gaps = cdist(centers, centers)
     else:
+        centers = centers - centers.mean(axis=0)  # the expansion rounds least about 0
         norms = np.einsum("ij,ij->i", centers, centers)
         total = norms[:, None] + norms[None, :]
         sq = total - 2.0 * (centers @ centers.T) - (d + 4) * np.finfo(np.float64).eps * 2 * total
