@@ -727,8 +727,8 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     candidate is then weighted by the total sample weight of the rows closest
     to it, and the weighted candidates are reclustered into ``n_clusters``
     centroids by local-search++ (greedy k-means++ then LocalSearch++ swaps)
-    followed by Lloyd iterations.  Each round is one
-    parallel pass over X, which is what lets it scale out.
+    followed by Lloyd iterations.  Each round is one parallel pass over X,
+    which is what lets it scale out.
 
     A later round's candidates are tried against a row only within twice
     its distance of its closest candidate so far (no other can be closer),
