@@ -148,6 +148,26 @@ def hamerly_iter(X, weights, origin, centers, moved, half_gap, labels, upper, lo
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def _sparse_terms(centers):
+    """What the sparse bounded kernels need of the centroids: them as (d, k),
+    their squared norms, the expansion's rounding per stored value (2 eps of
+    their dtype) and the largest squared norm."""
+    center_sq = squared_norms(centers)
+    max_center_sq = 0.0
+    for j in range(center_sq.shape[0]):
+        max_center_sq = max(max_center_sq, float(center_sq[j]))
+    return (np.ascontiguousarray(centers.T), center_sq, 2.0 * np.finfo(centers.dtype).eps,
+            max_center_sq)
+
+
+@njit(cache=True)
+def _row_scratch(k, dtype):
+    """Buffers for one row of ``nearest_sparse_block``: dots, label, distance."""
+    return (np.empty((1, k), dtype=dtype), np.empty(1, dtype=np.int32),
+            np.empty(1, dtype=np.float64))
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def _move_sparse_row(data, indices, indptr, row, w, old, new, sums, cluster_weight):
     """Record that a CSR row moved from cluster ``old`` (none if negative) to
     ``new`` in the change of the per-cluster sums and weights.
@@ -228,22 +248,14 @@ def hamerly_iter_sparse(data, indices, indptr, x_sq, weights, centers, moved, ha
     k = centers.shape[0]
     n_groups = group_sums.shape[0]
     first, second, first_at = largest_two(moved)
-    centers_t = np.ascontiguousarray(centers.T)
-    center_sq = squared_norms(centers)
-    max_center_sq = 0.0
-    for j in range(k):
-        max_center_sq = max(max_center_sq, float(center_sq[j]))
-    # Relative rounding of the expansion per stored value (see the rows kernel).
-    eps = np.finfo(centers.dtype).eps
+    centers_t, center_sq, rounding, max_center_sq = _sparse_terms(centers)
     for g in prange(n_groups):
-        dots = np.empty((1, k), dtype=centers.dtype)
-        best_label = np.empty(1, dtype=np.int32)
-        best_dist = np.empty(1, dtype=np.float64)
+        dots, best_label, best_dist = _row_scratch(k, centers.dtype)
         start = g * n // n_groups
         stop = (g + 1) * n // n_groups
         changed, computed = _hamerly_sparse_rows(
             data, indices, indptr, x_sq, weights, centers, centers_t, center_sq,
-            2.0 * eps, max_center_sq, moved, half_gap, labels, upper, lower, start, stop,
+            rounding, max_center_sq, moved, half_gap, labels, upper, lower, start, stop,
             first, second, first_at, dots, best_label, best_dist, group_sums[g],
             group_weights[g])
         group_changed[g] = changed
@@ -357,25 +369,19 @@ def elkan_iter_sparse(data, indices, indptr, x_sq, weights, centers, moved, cent
     n = indptr.shape[0] - 1
     k = centers.shape[0]
     n_groups = group_sums.shape[0]
-    centers_t = np.ascontiguousarray(centers.T)
-    center_sq = squared_norms(centers)
-    max_center_sq = 0.0
+    centers_t, center_sq, rounding, max_center_sq = _sparse_terms(centers)
     half_gap = np.empty(k)
     for j in range(k):
-        max_center_sq = max(max_center_sq, float(center_sq[j]))
         half_gap[j] = np.inf
         for other in range(k):
             if other != j:
                 half_gap[j] = min(half_gap[j], 0.5 * center_dist[j, other])
-    eps = np.finfo(centers.dtype).eps
     for g in prange(n_groups):
-        dots = np.empty((1, k), dtype=centers.dtype)
-        best_label = np.empty(1, dtype=np.int32)
-        best_dist = np.empty(1, dtype=np.float64)
+        dots, best_label, best_dist = _row_scratch(k, centers.dtype)
         start = g * n // n_groups
         stop = (g + 1) * n // n_groups
         changed, computed = _elkan_sparse_rows(
-            data, indices, indptr, x_sq, weights, centers, centers_t, center_sq, 2.0 * eps,
+            data, indices, indptr, x_sq, weights, centers, centers_t, center_sq, rounding,
             max_center_sq, moved, center_dist, half_gap, labels, upper, lower, start, stop,
             dots, best_label, best_dist, group_sums[g], group_weights[g])
         group_changed[g] = changed
