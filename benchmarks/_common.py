@@ -53,30 +53,9 @@ def make_blobs(n: int, d: int, k: int, dtype, seed: int = 0, spread: float = 1.0
     return X.astype(dtype)
 
 
-def make_documents(n_docs: int, vocabulary: int, n_topics: int, seed: int = 0):
-    """TF-IDF rows (CSR, L2-normalised) of synthetic documents: each of 50 to
-    300 words drawn 70 % from the document's topic and 30 % from another
-    random one, topics being sparse Dirichlet distributions over the
-    vocabulary (a few hundred frequent words each)."""
-    import scipy.sparse as sp
 
-    rng = np.random.default_rng(seed)
-    topics = rng.dirichlet(np.full(vocabulary, 0.02), size=n_topics)
-    cumulative = np.cumsum(topics, axis=1)
-    lengths = rng.integers(50, 301, size=n_docs)
-    doc = np.repeat(np.arange(n_docs), lengths)
-    main = rng.integers(0, n_topics, size=n_docs)[doc]
-    other = rng.integers(0, n_topics, size=n_docs)[doc]
-    topic = np.where(rng.uniform(size=doc.size) < 0.7, main, other)
-    draws = rng.uniform(size=doc.size)
-    words = np.empty(doc.size, dtype=np.int64)
-    for t in range(n_topics):
-        mine = topic == t
-        words[mine] = np.minimum(np.searchsorted(cumulative[t], draws[mine]), vocabulary - 1)
-    counts = sp.csr_matrix((np.ones(doc.size), (doc, words)), shape=(n_docs, vocabulary))
-    counts.sum_duplicates()
-    document_frequency = np.bincount(counts.indices, minlength=vocabulary)
-    idf = np.log((1 + n_docs) / (1 + document_frequency)) + 1
-    tfidf = counts.multiply(idf).tocsr()
-    norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
-    return sp.csr_matrix(sp.diags(1 / np.maximum(norms, 1e-300)) @ tfidf)
+def make_documents(n_docs: int, vocabulary: int, n_topics: int, seed: int = 0):
+    """TF-IDF rows of synthetic documents (``kmeanskit.datasets.make_documents``)."""
+    from kmeanskit.datasets import make_documents as documents
+
+    return documents(n_docs, vocabulary, n_topics, random_state=seed)[0]

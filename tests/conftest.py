@@ -24,3 +24,11 @@ def data_dir():
     if not path:
         pytest.skip("KMEANSKIT_DATA is not set: real benchmark sets unavailable")
     return Path(path)
+
+
+
+def documents(rng, n=3000, vocabulary=2000, topics=8):
+    """Sparse, high-dimensional TF-IDF rows whose distances are all alike."""
+    from kmeanskit.datasets import make_documents
+
+    return make_documents(n, vocabulary, topics, random_state=int(rng.integers(2**31)))[0]

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 import kmeanskit._driver as driver
-from conftest import blobs
+from conftest import blobs, documents
 from kmeanskit import KMeans
 
 ACCELERATED = ["hamerly", "elkan", "yinyang"]
@@ -147,15 +147,6 @@ def test_auto_keeps_bounds_through_a_brief_poor_stretch(rng, monkeypatch):
     assert "h" in steps and "l" not in steps[steps.index("h"):], steps
 
 
-def _documents(rng, n=3000, vocabulary=2000, topics=8):
-    """L2-normalised word counts of documents drawn from a few topics, CSR."""
-    topic_words = rng.dirichlet(np.full(vocabulary, 0.05), size=topics)
-    counts = np.stack([rng.multinomial(rng.integers(20, 120), topic_words[t])
-                       for t in rng.integers(0, topics, n)]).astype(float)
-    counts /= np.linalg.norm(counts, axis=1, keepdims=True)
-    return sp.csr_matrix(counts)
-
-
 SPARSE_BOUNDED = ["hamerly", "elkan"]
 
 
@@ -165,7 +156,7 @@ def test_sparse_same_iterations_as_lloyd(rng, algorithm, kind):
     # The sparse kernels compute distances by the expansion, as Lloyd's does,
     # with skip tests widened by its rounding bound: Lloyd's labels at every
     # iteration.  Far from the origin the expansion loses the most.
-    X = _documents(rng)
+    X = documents(rng)
     if kind == "float32":
         X = X.astype(np.float32)
     if kind == "far from the origin":  # every value stored, distances << norms
@@ -202,7 +193,7 @@ def test_sparse_ties_go_to_the_lowest_centroid(algorithm):
 
 @pytest.mark.parametrize("algorithm", ["auto", "yinyang"])
 def test_sparse_auto_runs_hamerly(rng, algorithm):
-    model = KMeans(6, algorithm=algorithm, random_state=0).fit(_documents(rng, n=600))
+    model = KMeans(6, algorithm=algorithm, random_state=0).fit(documents(rng, n=600))
     assert model.algorithm_ == "hamerly"
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 from kmeanskit import KMeans
-from kmeanskit.datasets import load_iris, load_mall_customers, load_wine
+from kmeanskit.datasets import load_iris, load_mall_customers, load_wine, make_documents
 
 
 def test_mall_customers_shape_and_ranges():
@@ -37,3 +37,14 @@ def test_known_class_loaders():
     assert iris.shape == (150, 5) and set(iris["class"]) == {"setosa", "versicolor",
                                                              "virginica"}
     assert wine.shape == (178, 14) and wine["class"].nunique() == 3
+
+
+def test_documents_are_unit_tfidf_rows_of_their_topics():
+    X, topics = make_documents(3000, 4000, 6, random_state=1)
+    assert X.shape == (3000, 4000) and X.format == "csr" and topics.shape == (3000,)
+    np.testing.assert_allclose(np.asarray(X.multiply(X).sum(axis=1)).ravel(), 1.0)
+    assert (X.data > 0).all() and 30 < X.nnz / 3000 < 300
+    again, _ = make_documents(3000, 4000, 6, random_state=1)
+    assert (X != again).nnz == 0
+    labels = KMeans(6, random_state=0).fit(X).labels_
+    assert adjusted_rand_score(topics, labels) > 0.8

@@ -86,3 +86,44 @@ def load_wine() -> pd.DataFrame:
     from sklearn.datasets import load_wine as sklearn_load_wine
 
     return _sklearn_table(sklearn_load_wine)
+
+
+def make_documents(n_documents: int = 10_000, n_words: int = 20_000, n_topics: int = 20,
+                   random_state: int = 0):
+    """TF-IDF rows of synthetic documents, with the topic each was drawn from.
+
+    Each topic is a sparse Dirichlet(0.02) distribution over ``n_words``
+    words (a few hundred carry most of its mass).  A document has 50 to 300
+    words, each drawn with probability 0.7 from its own topic and otherwise
+    from one other random topic; its row holds the word counts times the
+    smoothed inverse document frequency ``ln((1 + n) / (1 + df)) + 1``,
+    scaled to unit length, as scikit-learn's ``TfidfVectorizer`` makes them.
+    Seeded: the same ``random_state`` gives the same rows.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_documents, n_words)
+    topics : ndarray of shape (n_documents,)
+    """
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(random_state)
+    cumulative = np.cumsum(rng.dirichlet(np.full(n_words, 0.02), size=n_topics), axis=1)
+    lengths = rng.integers(50, 301, size=n_documents)
+    topics = rng.integers(0, n_topics, size=n_documents)
+    document = np.repeat(np.arange(n_documents), lengths)
+    other = rng.integers(0, n_topics, size=n_documents)[document]
+    topic = np.where(rng.uniform(size=document.size) < 0.7, topics[document], other)
+    draws = rng.uniform(size=document.size)
+    words = np.empty(document.size, dtype=np.int64)
+    for t in range(n_topics):
+        mine = topic == t
+        words[mine] = np.minimum(np.searchsorted(cumulative[t], draws[mine]), n_words - 1)
+    counts = sp.csr_matrix((np.ones(document.size), (document, words)),
+                           shape=(n_documents, n_words))
+    counts.sum_duplicates()
+    document_frequency = np.bincount(counts.indices, minlength=n_words)
+    idf = np.log((1 + n_documents) / (1 + document_frequency)) + 1
+    tfidf = sp.csr_matrix(counts.multiply(idf))
+    norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
+    return sp.csr_matrix(sp.diags(1 / np.maximum(norms, 1e-300)) @ tfidf), topics

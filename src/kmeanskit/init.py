@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
-from ._driver import Data, assign, run
+from ._driver import Data, assign
 from ._kernels.local_search import swap_gains, update_rows
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
@@ -701,19 +701,21 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     if candidate_weights is None:
         candidate_weights = _read_closest(closest, weights, len(chosen)).candidate_weights
     candidates = _rows(X, chosen)
-    # Recluster the weighted candidates (Bahmani et al., step 8).  Spark MLlib
-    # takes k-means++ then Lloyd iterations; the local search between them
-    # costs little on a few thousand candidates and repairs what greedy
-    # k-means++ leaves (two seeds in one cluster, none in another): default
-    # fits on Birch2 end 12 % below scikit-learn's instead of 2 % above
-    # (benchmarks/RESULTS.md).
+    # Recluster the weighted candidates (Bahmani et al., step 8) by
+    # local-search++: the seeds are k of the candidates, rows of X.  Spark
+    # MLlib takes k-means++ and then Lloyd iterations on the candidates; the
+    # swaps repair what greedy k-means++ leaves (two seeds in one cluster,
+    # none in another: default fits on Birch2 end 12 % below scikit-learn's
+    # instead of 2 % above), and the Lloyd iterations, whose seeds are means
+    # of a few dozen candidates, led the fit into worse minima on TF-IDF
+    # documents (3-10 % above scikit-learn's) and never helped on blobs or
+    # Birch (benchmarks/RESULTS.md).
     keep = candidate_weights > 0
     if keep.sum() >= n_clusters:
         candidates, candidate_weights = candidates[keep], candidate_weights[keep]
     seeds, _ = _kmeans_plusplus(candidates, n_clusters, candidate_weights, rng,
                                 local_search_steps="auto")
-    reduced = Data(np.ascontiguousarray(candidates), candidate_weights)
-    return run(reduced, seeds, algorithm="lloyd", max_iter=30, tol=0.0).centers
+    return seeds
 
 
 def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.0,
@@ -726,9 +728,9 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     n_clusters``), adding the sampled rows to a candidate set.  Each
     candidate is then weighted by the total sample weight of the rows closest
     to it, and the weighted candidates are reclustered into ``n_clusters``
-    centroids by local-search++ (greedy k-means++ then LocalSearch++ swaps)
-    followed by Lloyd iterations.  Each round is one parallel pass over X,
-    which is what lets it scale out.
+    centroids by local-search++ (greedy k-means++ then LocalSearch++ swaps),
+    so that the centroids are rows of X.  Each round is one parallel pass
+    over X, which is what lets it scale out.
 
     A later round's candidates are tried against a row only within twice
     its distance of its closest candidate so far (no other can be closer),
