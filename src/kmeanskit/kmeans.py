@@ -131,11 +131,11 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
         How to choose the initial centroids:
 
         - ``"k-means||"``: scalable k-means++ (:func:`kmeanskit.kmeans_parallel`):
-          a few passes over X sample a few thousand weighted candidates, which
-          local-search++ and Lloyd iterations reduce to ``n_clusters``
-          centroids.  Much cheaper than the greedy seedings at large k (0.5 s
-          against 3.3 s for k-means++ at 200,000 x 64 and 512 clusters), and
-          it keeps nothing per row on a memory-mapped X;
+          a few passes over X sample a few thousand weighted candidates, of
+          which weighted local-search++ picks ``n_clusters`` rows.  Much
+          cheaper than the greedy seedings at large k (0.5 s against 3.3 s
+          for k-means++ at 200,000 x 64 and 512 clusters), and it keeps
+          nothing per row on a memory-mapped X;
         - ``"local-search++"``: greedy k-means++, then swaps of seeds for
           better rows where they lower the potential (LocalSearch++,
           :func:`kmeanskit.kmeans_plusplus` with ``local_search_steps="auto"``).
