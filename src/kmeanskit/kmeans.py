@@ -30,9 +30,9 @@ from .init import _kmeans_parallel, _kmeans_plusplus, _naive_sharding, _random_p
 
 # name -> (function(X, n_clusters, weights, rng) -> centers, runs for n_init="auto").
 # k-means|| (the default) runs twice: two of its runs cost less than one
-# local-search++ (at 512 clusters, 2.7 s against 5.4 s) and their best ends
+# local-search++ (at 512 clusters, 2.5 s against 5.4 s) and their best ends
 # lower than scikit-learn's default fit on average on every benchmark shape,
-# where one run was 0.2 % above it on overlapping 2-D blobs
+# where one run ended 0.05 % above it on overlapping 2-D blobs
 # (benchmarks/RESULTS.md).
 INITS = {
     "local-search++": (lambda X, k, w, rng: _kmeans_plusplus(
