@@ -212,13 +212,11 @@ def test_same_result_on_one_and_two_threads(rng, algorithm):
     np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
 
 
-@pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("algorithm", ACCELERATED)
+@pytest.mark.parametrize("algorithm, sparse", [(a, False) for a in ACCELERATED]
+                         + [(a, True) for a in SPARSE_BOUNDED])
 def test_empty_clusters_and_duplicates(algorithm, sparse):
     # Sparse: relocation alters the sums the driver got while the kernels
     # keep running totals of the rows that moved.
-    if sparse and algorithm == "yinyang":
-        pytest.skip("sparse input runs Hamerly for Yinyang")
     X = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [10.0, 10.0]] * 5)
     init = np.array([[0.0, 0.0], [10.0, 10.0], [100.0, 100.0]])
     lloyd, fast = _same_run(sp.csr_matrix(X) if sparse else X, 3, algorithm, init=init)
