@@ -161,6 +161,14 @@ def _sparse_terms(centers):
 
 
 @njit(cache=True)
+def _expansion_error(indptr, x_sq, row, rounding, max_center_sq):
+    """Bound on the rounding error of a CSR row's squared distance by the
+    expansion |x|^2 - 2 x.c + |c|^2: ``rounding`` (2 eps) per stored value
+    and four more operations, times |x|^2 + the largest |c|^2."""
+    return rounding * (indptr[row + 1] - indptr[row] + 4) * (x_sq[row] + max_center_sq)
+
+
+@njit(cache=True)
 def _row_scratch(k, dtype):
     """Buffers for one row of ``nearest_sparse_block``: dots, label, distance."""
     return (np.empty((1, k), dtype=dtype), np.empty(1, dtype=np.int32),
@@ -168,15 +176,20 @@ def _row_scratch(k, dtype):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _move_sparse_row(data, indices, indptr, row, w, old, new, sums, cluster_weight):
-    """Record that a CSR row moved from cluster ``old`` (none if negative) to
-    ``new`` in the change of the per-cluster sums and weights.
+def _relabel_sparse_row(data, indices, indptr, row, w, new, labels, sums, cluster_weight):
+    """Give a CSR row label ``new``; if that moves it (from its old cluster,
+    none if negative), record the move in the change of the per-cluster sums
+    and weights.  Returns 1 if the row moved, else 0.
 
     The sparse bounded kernels accumulate only these changes, not the sums:
     once labels settle few rows move, while adding every row to its
     cluster's (k, d) sum is a scattered write per stored value, most of an
     iteration's time on TF-IDF rows.  Their step keeps the running totals.
     """
+    old = labels[row]
+    if new == old:
+        return 0
+    labels[row] = new
     cluster_weight[new] += w
     for p in range(indptr[row], indptr[row + 1]):
         sums[new, indices[p]] += w * data[p]
@@ -184,6 +197,7 @@ def _move_sparse_row(data, indices, indptr, row, w, old, new, sums, cluster_weig
         cluster_weight[old] -= w
         for p in range(indptr[row], indptr[row + 1]):
             sums[old, indices[p]] -= w * data[p]
+    return 1
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -207,7 +221,7 @@ def _hamerly_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_
     computed = 0
     for row in range(start, stop):
         label = labels[row]
-        err = rounding * (indptr[row + 1] - indptr[row] + 4) * (x_sq[row] + max_center_sq)
+        err = _expansion_error(indptr, x_sq, row, rounding, max_center_sq)
         full = label < 0
         new, u, low = label, 0.0, 0.0
         if not full:
@@ -227,11 +241,8 @@ def _hamerly_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_
             u = np.sqrt(best_dist[0] + err)
             low = np.sqrt(max(x_sq[row] + second_sq - err, 0.0))
             computed += k
-        if new != label:
-            changed += 1
-            labels[row] = new
-            _move_sparse_row(data, indices, indptr, row, weights[row], label, new, sums,
-                             cluster_weight)
+        changed += _relabel_sparse_row(data, indices, indptr, row, weights[row], new, labels,
+                                       sums, cluster_weight)
         upper[row] = u
         lower[row] = low
     return changed, computed
@@ -303,7 +314,7 @@ def _elkan_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_t,
     computed = 0
     for row in range(start, stop):
         label = labels[row]
-        err = rounding * (indptr[row + 1] - indptr[row] + 4) * (x_sq[row] + max_center_sq)
+        err = _expansion_error(indptr, x_sq, row, rounding, max_center_sq)
         lower_row = lower[row]
         if label < 0:
             new, u = _elkan_sparse_full(data, indices, indptr, x_sq, row, centers_t, center_sq,
@@ -350,11 +361,8 @@ def _elkan_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_t,
                                             center_sq, err, dots, best_label, best_dist,
                                             lower_row)
                 computed += k
-        if new != label:
-            changed += 1
-            labels[row] = new
-            _move_sparse_row(data, indices, indptr, row, weights[row], label, new, sums,
-                             cluster_weight)
+        changed += _relabel_sparse_row(data, indices, indptr, row, weights[row], new, labels,
+                                       sums, cluster_weight)
         upper[row] = u
     return changed, computed
 
