@@ -209,7 +209,13 @@ def test_kmeans_parallel_reach_finds_every_closer_candidate(rng, dtype):
     nearest = full.argmin(axis=1)
     closer = full[np.arange(len(X)), nearest] < closest.sq
     expected_ids = np.where(closer, len(old) + nearest, closest.ids)
-    np.testing.assert_array_equal(ids, expected_ids)
+    # A batch row may be an old candidate again: its rows tie, and the last
+    # bits of the distances (the old ones summed in the frame of their
+    # batch's centre) decide between the two copies.
+    tie = (batch[nearest] == old[closest.ids]).all(axis=1)
+    assert 0 < tie.sum() < 100
+    np.testing.assert_array_equal(ids[~tie], expected_ids[~tie])
+    assert np.all((ids[tie] == closest.ids[tie]) | (ids[tie] == len(old) + nearest[tie]))
     np.testing.assert_allclose(sq, np.minimum(full.min(axis=1), closest.sq), rtol=1e-12)
     assert np.sum(closer) > 100
 

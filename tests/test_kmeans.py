@@ -55,6 +55,38 @@ def test_tol_zero_runs_until_labels_stop_changing(rng):
     assert model.n_iter_ == len(model.history_)
 
 
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly", "elkan", "yinyang"])
+@pytest.mark.parametrize("kind", ["dense", "float32", "weighted", "sparse"])
+def test_strict_convergence_keeps_the_last_pass(rng, monkeypatch, algorithm, kind):
+    X, _ = blobs(rng, n=3000, d=6, k=8, spread=3.0, dtype=np.float32 if kind == "float32"
+                 else np.float64)
+    # Far from the origin, where an inertia from per-cluster sums loses digits.
+    offset = 500.0 if kind == "float32" else 1e5
+    X = X + np.asarray(offset, dtype=X.dtype)
+    if kind == "sparse":
+        X[np.abs(X - offset) < 1.0] = 0.0
+        X = sp.csr_matrix(X)
+    weights = rng.uniform(0.2, 3.0, X.shape[0]) if kind == "weighted" else None
+    final_assignments = []
+    monkeypatch.setattr(driver, "label_into", lambda *args: final_assignments.append(args))
+    model = KMeans(8, algorithm=algorithm, tol=0.0, random_state=0).fit(X, sample_weight=weights)
+    assert model.history_[-1].n_changed == 0
+    assert final_assignments == []  # no row assigned after the last pass
+    # The returned centroids are those the last pass labelled with: the labels
+    # are their nearest, and they are the means of their clusters.
+    dense = X.toarray() if kind == "sparse" else X.astype(np.float64)
+    centers = model.cluster_centers_.astype(np.float64)
+    sq = ((dense[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(model.labels_, sq.argmin(axis=1))
+    w = np.ones(len(dense)) if weights is None else weights
+    means = np.stack([np.average(dense[model.labels_ == j], axis=0, weights=w[model.labels_ == j])
+                      for j in range(8)])
+    rtol = 1e-6 if kind == "float32" else 1e-12
+    np.testing.assert_allclose(centers, means, rtol=rtol)
+    direct = float(w @ sq[np.arange(len(dense)), model.labels_])
+    assert model.inertia_ == pytest.approx(direct, rel=1e-5 if kind == "float32" else 1e-12)
+
+
 def test_history_records_every_iteration(rng):
     X, _ = blobs(rng)
     model = KMeans(5, random_state=1).fit(X)
@@ -235,6 +267,22 @@ def test_far_from_origin_data_is_handled_accurately(rng):
     a = KMeans(4, init=X[:4]).fit(X)
     b = KMeans(4, init=shifted[:4]).fit(shifted)
     np.testing.assert_array_equal(a.labels_, b.labels_)
+
+
+@pytest.mark.parametrize("d", [6, 64])
+def test_float32_inertia_of_far_apart_clusters(rng, d):
+    # Clusters 10^4 apart, unit spread: in float32 the expansion
+    # |x|^2 - 2 x.c + |c|^2 loses every digit of the distances; the inertia
+    # and score must not.
+    X, _ = blobs(rng, n=3000, d=d, k=8, spread=1e4, dtype=np.float32)
+    for algorithm in ["lloyd", "hamerly"]:
+        model = KMeans(8, algorithm=algorithm, random_state=0).fit(X)
+        centers = model.cluster_centers_.astype(np.float64)
+        direct = ((X.astype(np.float64) - centers[model.labels_]) ** 2).sum()
+        theirs = SklearnKMeans(8, init=model.cluster_centers_, n_init=1).fit(X)
+        assert model.inertia_ == pytest.approx(direct, rel=1e-5)
+        assert theirs.inertia_ == pytest.approx(direct, rel=1e-5)
+        assert -model.score(X) == pytest.approx(direct, rel=1e-5)
 
 
 def test_no_warning_on_normal_fit(rng):

@@ -209,6 +209,37 @@ def label_into(data: Data, centers: np.ndarray, labels: np.ndarray) -> float:
     return inertia
 
 
+def labelled_inertia(data: Data, centers: np.ndarray, labels: np.ndarray) -> float:
+    """sum_i w_i |x_i - c_(labels_i)|^2 summed directly in float64, a block of
+    rows at a time: one read of X and no distance to any other centroid."""
+    centers = np.asarray(centers, dtype=np.float64)
+    if data.sparse:
+        center_sq = np.einsum("ij,ij->i", centers, centers)
+        blocks = (slice(start, start + SPARSE_INERTIA_ROWS)
+                  for start in range(0, data.n_samples, SPARSE_INERTIA_ROWS))
+    else:
+        blocks = _row_blocks(data.X)
+    inertia = 0.0
+    for rows in blocks:
+        block, block_labels = data.X[rows], labels[rows]
+        if data.sparse:
+            value_rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+            dots = np.bincount(value_rows, minlength=block.shape[0],
+                               weights=block.data * centers[block_labels[value_rows],
+                                                            block.indices])
+            sq = np.maximum(data.row_sq_norms[rows] - 2 * dots + center_sq[block_labels], 0.0)
+        else:
+            diff = block - centers[block_labels]
+            sq = np.einsum("ij,ij->i", diff, diff)
+        inertia += float(data.weights[rows] @ sq)
+    return inertia
+
+
+# Rows per block of sparse X in labelled_inertia (temporaries: a few numbers
+# per stored value of the block).
+SPARSE_INERTIA_ROWS = 2**16
+
+
 def _group_count(n: int, n_clusters: int, n_features: int, sparse: bool = False) -> int:
     """Row groups for the per-group partial sums (independent of threads)."""
     n_chunks = -(-n // CHUNK_ROWS)
@@ -223,6 +254,10 @@ def _group_count(n: int, n_clusters: int, n_features: int, sparse: bool = False)
 class _GroupBuffers:
     """Per-group partial results every step's kernel fills: weighted sums of
     the rows, cluster weights and changed labels (reduced in group order)."""
+
+    # Whether ``iterate``'s inertia comes from the per-cluster sums (a
+    # difference of large totals) rather than from each row's distance.
+    inertia_from_sums = False
 
     def __init__(self, data: Data, n_clusters: int):
         self.data = data
@@ -265,6 +300,7 @@ class BoundStep(_GroupBuffers):
 
     # Iterations that only set the bounds up, before the skip share is judged.
     settling = 1
+    inertia_from_sums = True
 
     def keep_share(self) -> float:
         """Least share of distances skipped for ``auto`` to keep this step."""
@@ -743,9 +779,10 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
     label changes and no empty cluster had to move (strict
     convergence), else when the squared centroid shift summed over clusters
     is at most ``tol`` (already scaled by the data variance), else after
-    ``max_iter`` iterations.  Unless convergence was strict, a final
-    assignment labels the rows with the final centroids, so the returned
-    labels are always those ``assign`` gives.
+    ``max_iter`` iterations.  After strict convergence the centroids of the
+    last pass are returned; otherwise a final assignment labels the rows with
+    the final centroids.  Either way the returned labels are those ``assign``
+    gives for the returned centroids.
     """
     n_clusters = centers.shape[0]
     centers = np.ascontiguousarray(centers, dtype=data.dtype)
@@ -766,7 +803,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
         new_centers[filled] = sums[filled] / cluster_weights[filled, None] + origin
         new_centers = new_centers.astype(data.dtype)
         shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
-        centers = new_centers
+        labelled_with, centers = centers, new_centers
         record = IterationRecord(iteration, inertia, n_changed, n_empty,
                                  time.perf_counter() - start, n_skipped, plan.current)
         history.append(record)
@@ -785,8 +822,15 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
                       f"{shift:.3g} within tolerance {tol:.3g}.")
             break
         plan.after(record)
-    if strict and shift == 0.0:
-        # The last pass labelled with exactly the final centroids.
-        return RunResult(centers, labels, inertia, iteration, history)
+    if strict:
+        # Unchanged labels: the means just computed are those of the last
+        # pass's centroids, different only by rounding (each pass works in the
+        # frame of its own centroids), so those centroids are returned with
+        # the labels that pass gave them, and no row is assigned again.  An
+        # inertia from the sums (10^-10 relative on Birch's large
+        # coordinates) is summed again from the rows.
+        if plan.step.inertia_from_sums:
+            inertia = labelled_inertia(data, labelled_with, labels)
+        return RunResult(labelled_with, labels, inertia, iteration, history)
     inertia = label_into(data, centers, labels)  # over the working labels
     return RunResult(centers, labels, inertia, iteration, history)

@@ -4,8 +4,10 @@ Distances use the expansion ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2 on rows
 that the caller has centred (dense input), computed a chunk of rows at a time
 so that the (chunk x k) block of dot products stays in cache.  For very low
 dimension the expansion and a BLAS call cost more than the plain difference,
-so ``use_gemm=False`` computes ``sum((x - c)^2)`` directly.  Squared distances
-are clamped at zero: the expansion can round slightly below it.
+so ``use_gemm=False`` computes ``sum((x - c)^2)`` directly.  The expansion
+only ranks the centroids: the nearest one's squared distance is summed from
+the differences in float64, since the expansion cancels digits (all of them,
+for float32 rows whose clusters lie far apart).
 """
 
 import numpy as np
@@ -62,7 +64,7 @@ def nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
                         best_label, best_dist):
     """Nearest centroid of each of the first ``m`` (centred) ``rows``.
 
-    Writes the label and the squared distance (float64, clamped at 0) into
+    Writes the label and the squared distance (float64) into
     ``best_label[:m]`` and ``best_dist[:m]``.  Ties go to the lowest index.
     ``scratch`` is a flat buffer of at least (k + d + 1) * m values in the
     dtype of ``rows``.
@@ -72,6 +74,7 @@ def nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
     rows that the compiler vectorises.  With ``use_gemm`` the block is one
     BLAS product (||c||^2 - 2 x.c, ||x||^2 added to the minimum only);
     otherwise the rows are transposed and the differences summed directly.
+    Either way the distance written is summed from the differences.
     """
     k, d = centers.shape
     best_val = np.full(m, np.inf, dtype=rows.dtype)
@@ -87,10 +90,12 @@ def nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
                     best_val[i] = val
                     best_label[i] = j
         for i in range(m):
-            x_sq = 0.0
+            j = best_label[i]
+            dist = 0.0
             for f in range(d):
-                x_sq += rows[i, f] * rows[i, f]
-            best_dist[i] = max(x_sq + best_val[i], 0.0)
+                diff = np.float64(rows[i, f]) - np.float64(centers[j, f])
+                dist += diff * diff
+            best_dist[i] = dist
     else:
         columns = scratch[: d * m].reshape((d, m))
         for i in range(m):
