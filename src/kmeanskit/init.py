@@ -490,10 +490,15 @@ REACH_TABLE_ROWS = 256
 
 def _reach_pair_cost(n_features: int) -> float:
     """What a listed pair (exact differences, row by row) costs in pairs of
-    the batch's whole product.  Measured crossovers, as the fraction of the
-    batch's pairs listed: 0.35 at 64 features, 0.18 at 16, 0.05-0.1 at 2-4
-    (where the product's per-pair work is smallest)."""
-    return 3.0 * np.sqrt(64.0 / n_features)
+    the batch's whole product.  Crossovers measured against a float64
+    product, as the fraction of the batch's pairs listed: 0.35 at 64
+    features, 0.18 at 16, 0.05-0.1 at 2-4 (where the product's per-pair work
+    is smallest).  The product is float32 now, twice as fast, so a listed
+    pair costs twice as many of its pairs: at (200,000, 64, 512) the
+    seeding took 0.38 s with the float64 crossovers and 0.29-0.30 s with
+    two to six times them; (100,000, 16, 256) and (300,000, 8, 1,000) were
+    as fast anywhere in that range."""
+    return 6.0 * np.sqrt(64.0 / n_features)
 
 
 class _Reach:
@@ -554,7 +559,10 @@ class _KeptClosest:
         """Take the rows of ``batch`` as the next candidates (earlier ones
         win ties).  A block of rows tries only the candidates within
         ``reach`` of its rows' closest where that computes few enough
-        distances; else all of them, in one BLAS product."""
+        distances; else all of them, in one float32 BLAS product (the
+        distances only weight draws and candidates, so a near-tie may go to
+        either: see :func:`assign`; in float64 the first round took twice as
+        long)."""
         X, weights, first = self.data.X, self.data.weights, self.n_candidates
         for rows in _sampling_blocks(self.data.n_samples):
             ids, sq = self.ids[rows], self.sq[rows]
@@ -562,7 +570,7 @@ class _KeptClosest:
                 closer_in_reach(X[rows], batch, reach.indptr, reach.members, reach.reach_sq,
                                 first, ids, sq)
                 continue
-            labels, dist = assign(Data(X[rows], weights[rows]), batch)
+            labels, dist = assign(Data(X[rows], weights[rows]), batch, rank_dtype=np.float32)
             closer = dist < sq
             sq[closer] = dist[closer]
             ids[closer] = first + labels[closer]

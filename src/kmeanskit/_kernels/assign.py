@@ -149,7 +149,9 @@ def assign_dense(X, shift, centers, use_gemm, labels, min_dist):
     """Label every row of dense ``X`` with its nearest of ``centers``.
 
     ``centers`` are in the centred frame (``X - shift``).  Fills ``labels``
-    (n,) and ``min_dist`` (n,) float64 squared distances.
+    (n,) and ``min_dist`` (n,) float64 squared distances.  The rows are
+    centred into ``centers``' dtype: float32 centres rank float64 rows by a
+    float32 product.
     """
     n, d = X.shape
     k = centers.shape[0]
@@ -157,8 +159,8 @@ def assign_dense(X, shift, centers, use_gemm, labels, min_dist):
     n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
     n_blocks = (n_chunks + CHUNKS_PER_TASK - 1) // CHUNKS_PER_TASK
     for b in prange(n_blocks):
-        rows = np.empty((CHUNK_ROWS, d), dtype=X.dtype)
-        scratch = np.empty(CHUNK_ROWS * (k + d + 1), dtype=X.dtype)
+        rows = np.empty((CHUNK_ROWS, d), dtype=centers.dtype)
+        scratch = np.empty(CHUNK_ROWS * (k + d + 1), dtype=centers.dtype)
         best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
         best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
         for c in range(b * CHUNKS_PER_TASK, min(n_chunks, (b + 1) * CHUNKS_PER_TASK)):
