@@ -744,6 +744,9 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     its distance of its closest candidate so far (no other can be closer),
     wherever those lists cost less than one BLAS product with the whole
     batch; once most clusters hold a candidate, that is a few of thousands.
+    The product ranks the candidates in float32 whatever the dtype of X
+    (twice as fast as float64; the distances only weight the draws and the
+    candidates, and a near-tie may go to either of two candidates).
     Each row's closest candidate so far is kept (12 bytes a row), except for
     a memory-mapped X: there it is recomputed a block of rows at a time
     whenever X is read (once a round, as in memory, but with the distances
