@@ -150,6 +150,20 @@ def test_kmeans_parallel_seeds_are_rows(rng):
     assert all((X == seed).all(axis=1).any() for seed in seeds)
 
 
+@pytest.mark.parametrize("scale", [1e-30, 1e30])
+def test_kmeans_parallel_at_scales_beyond_float32(rng, scale):
+    # The sampling ranks candidates in float32 only where the data's scale
+    # allows: at 1e30 the float32 products overflow, at 1e-30 they vanish,
+    # and the draws would follow nothing.  Beyond, it ranks in float64 and
+    # the seeds (rows) are those of the same data at scale 1.
+    X, labels = blobs(rng, n=4000, d=8, k=20, spread=30.0)
+    seeds = kmeans_parallel(X, 20, random_state=0)
+    scaled = kmeans_parallel(X * scale, 20, random_state=0)
+    np.testing.assert_allclose(scaled / scale, seeds, rtol=1e-12)
+    rows = [np.flatnonzero((X * scale == seed).all(axis=1))[0] for seed in scaled]
+    assert len(set(labels[rows])) == 20  # a seed in every blob
+
+
 def test_default_fit_on_documents_no_worse_than_sklearn():
     # TF-IDF rows of overlapping topics: seeds that were means of a few dozen
     # candidates (Lloyd iterations on them, as Spark does) led these fits

@@ -26,7 +26,13 @@ import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
 from ._kernels import CHUNK_ROWS, GEMM_MIN_FEATURES
-from ._kernels.assign import assign_dense, assign_sparse
+from ._kernels.assign import (
+    CHUNKS_PER_TASK,
+    assign_dense,
+    assign_sparse,
+    labelled_inertia_dense,
+    labelled_inertia_sparse,
+)
 from ._kernels.bounds import (
     elkan_iter,
     elkan_iter_sparse,
@@ -218,34 +224,18 @@ def label_into(data: Data, centers: np.ndarray, labels: np.ndarray) -> float:
 
 
 def labelled_inertia(data: Data, centers: np.ndarray, labels: np.ndarray) -> float:
-    """sum_i w_i |x_i - c_(labels_i)|^2 summed directly in float64, a block of
-    rows at a time: one read of X and no distance to any other centroid."""
-    centers = np.asarray(centers, dtype=np.float64)
+    """sum_i w_i |x_i - c_(labels_i)|^2 summed directly in float64: one read
+    of X and no distance to any other centroid."""
+    centers = np.ascontiguousarray(centers, dtype=np.float64)
+    rows_per_chunk = CHUNK_ROWS * CHUNKS_PER_TASK
+    chunk_inertia = np.empty(-(-data.n_samples // rows_per_chunk))
     if data.sparse:
-        center_sq = np.einsum("ij,ij->i", centers, centers)
-        blocks = (slice(start, start + SPARSE_INERTIA_ROWS)
-                  for start in range(0, data.n_samples, SPARSE_INERTIA_ROWS))
+        X = data.X
+        labelled_inertia_sparse(X.data, X.indices, X.indptr, data.row_sq_norms, data.weights,
+                                centers, labels, chunk_inertia)
     else:
-        blocks = _row_blocks(data.X)
-    inertia = 0.0
-    for rows in blocks:
-        block, block_labels = data.X[rows], labels[rows]
-        if data.sparse:
-            value_rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
-            dots = np.bincount(value_rows, minlength=block.shape[0],
-                               weights=block.data * centers[block_labels[value_rows],
-                                                            block.indices])
-            sq = np.maximum(data.row_sq_norms[rows] - 2 * dots + center_sq[block_labels], 0.0)
-        else:
-            diff = block - centers[block_labels]
-            sq = np.einsum("ij,ij->i", diff, diff)
-        inertia += float(data.weights[rows] @ sq)
-    return inertia
-
-
-# Rows per block of sparse X in labelled_inertia (temporaries: a few numbers
-# per stored value of the block).
-SPARSE_INERTIA_ROWS = 2**16
+        labelled_inertia_dense(data.X, data.weights, centers, labels, chunk_inertia)
+    return float(chunk_inertia.sum())  # chunk order: the same on any thread count
 
 
 def _group_count(n: int, n_clusters: int, n_features: int, sparse: bool = False) -> int:

@@ -555,14 +555,14 @@ class _KeptClosest:
         self.sq = np.full(data.n_samples, np.inf)
         self.n_candidates = 0
 
-    def add(self, batch: np.ndarray, reach: _Reach | None = None) -> None:
+    def add(self, batch: np.ndarray, reach: _Reach | None = None, rank_dtype=None) -> None:
         """Take the rows of ``batch`` as the next candidates (earlier ones
         win ties).  A block of rows tries only the candidates within
         ``reach`` of its rows' closest where that computes few enough
-        distances; else all of them, in one float32 BLAS product (the
-        distances only weight draws and candidates, so a near-tie may go to
-        either: see :func:`assign`; in float64 the first round took twice as
-        long)."""
+        distances; else all of them, in one BLAS product, float32 given
+        ``rank_dtype=np.float32`` (the distances only weight draws and
+        candidates, so a near-tie may go to either: see :func:`assign`; in
+        float64 the first round took twice as long)."""
         X, weights, first = self.data.X, self.data.weights, self.n_candidates
         for rows in _sampling_blocks(self.data.n_samples):
             ids, sq = self.ids[rows], self.sq[rows]
@@ -570,7 +570,7 @@ class _KeptClosest:
                 closer_in_reach(X[rows], batch, reach.indptr, reach.members, reach.reach_sq,
                                 first, ids, sq)
                 continue
-            labels, dist = assign(Data(X[rows], weights[rows]), batch, rank_dtype=np.float32)
+            labels, dist = assign(Data(X[rows], weights[rows]), batch, rank_dtype)
             closer = dist < sq
             sq[closer] = dist[closer]
             ids[closer] = first + labels[closer]
@@ -595,15 +595,15 @@ class _RecomputedClosest:
         self.data = data
         self.batches = []
 
-    def add(self, batch: np.ndarray, reach: _Reach | None = None) -> None:
-        self.batches.append((batch, reach))
+    def add(self, batch: np.ndarray, reach: _Reach | None = None, rank_dtype=None) -> None:
+        self.batches.append((batch, reach, rank_dtype))
 
     def blocks(self):
         X, weights = self.data.X, self.data.weights
         for rows in _sampling_blocks(self.data.n_samples):
             block = _KeptClosest(Data(X[rows], weights[rows]))
-            for batch, reach in self.batches:
-                block.add(batch, reach)
+            for batch in self.batches:
+                block.add(*batch)
             yield rows, block.ids, block.sq
 
 
@@ -666,6 +666,19 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
 AUTO_ROUNDS = (2, 5)
 AUTO_ROUNDS_CUT = 2.0
 
+# The sampling ranks candidates by a float32 product where the rows' squared
+# distances to the first centre stay within these bounds: the products then
+# neither overflow nor sink among float32's subnormals.  Farther-flung or
+# tinier data (coordinates beyond about 10^15 or within 10^-9) is ranked in
+# float64.
+FLOAT32_RANK_RANGE = (2.0**-60, 2.0**100)
+
+
+def _rank_dtype(farthest_sq: np.ndarray):
+    """float32 where the largest squared distance lies in FLOAT32_RANK_RANGE."""
+    low, high = FLOAT32_RANK_RANGE
+    return np.float32 if low <= float(farthest_sq.max()) <= high else None
+
 
 def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rounds="auto"):
     data = Data(X, weights)
@@ -681,13 +694,15 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     # are totalled once, at the end.
     count = closest.recomputes
     read = _read_closest(closest, weights, 1, rng, ell, count)
+    # The first centre's distances (in X's dtype) give the data's scale.
+    rank_dtype = _rank_dtype(read.farthest_sq)
     for round_ in range(1, max_rounds + 1):
         if read.potential == 0.0:
             break
         if read.picked.size:
             batch = _rows(X, read.picked)
             reach = None if data.sparse else _Reach.of(_rows(X, chosen), batch, read.farthest_sq)
-            closest.add(batch, reach)
+            closest.add(batch, reach, rank_dtype)
             chosen.extend(int(i) for i in read.picked)
         previous = read.potential
         # The read that sums this round's potential also draws the next
@@ -746,7 +761,9 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     batch; once most clusters hold a candidate, that is a few of thousands.
     The product ranks the candidates in float32 whatever the dtype of X
     (twice as fast as float64; the distances only weight the draws and the
-    candidates, and a near-tie may go to either of two candidates).
+    candidates, and a near-tie may go to either of two candidates), unless
+    the data's scale is beyond float32's safe range (coordinates from about
+    10^15, or all within about 10^-9): then in float64.
     Each row's closest candidate so far is kept (12 bytes a row), except for
     a memory-mapped X: there it is recomputed a block of rows at a time
     whenever X is read (once a round, as in memory, but with the distances
