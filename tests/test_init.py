@@ -151,11 +151,12 @@ def test_kmeans_parallel_seeds_are_rows(rng):
 
 
 @pytest.mark.parametrize("scale", [1e-30, 1e30])
-def test_kmeans_parallel_at_scales_beyond_float32(rng, scale):
+def test_kmeans_parallel_at_scales_beyond_float32(rng, monkeypatch, scale):
     # The sampling ranks candidates in float32 only where the data's scale
     # allows: at 1e30 the float32 products overflow, at 1e-30 they vanish,
     # and the draws would follow nothing.  Beyond, it ranks in float64 and
     # the seeds (rows) are those of the same data at scale 1.
+    monkeypatch.setattr(init_module, "FLOAT32_RANK_MIN_WORK", 0)  # rank even this in float32
     X, labels = blobs(rng, n=4000, d=8, k=20, spread=30.0)
     seeds = kmeans_parallel(X, 20, random_state=0)
     scaled = kmeans_parallel(X * scale, 20, random_state=0)
@@ -254,7 +255,7 @@ def test_kmeans_parallel_reach_used_where_it_pays(rng, monkeypatch):
                         lambda self, *a: used.append(pays(self, *a)) or used[-1])
     with_reach, without = closest, _closest_after_one_round(X, labels)[0]
     with_reach.add(batch, reach)
-    without.add(batch)
+    without.add(batch, rank_dtype=np.float32)
     assert any(used)
     candidates = np.concatenate([old, batch])
     differ = np.flatnonzero(with_reach.ids != without.ids)

@@ -83,8 +83,11 @@ def test_kmeans_parallel_on_disk_keeps_nothing_per_row(narrow_on_disk):
     np.testing.assert_array_equal(on_disk, kmeans_parallel(np.asarray(X), 12, random_state=3))
 
 
-@pytest.mark.parametrize("case", ["weighted", "duplicated", "five rounds", "in reach"])
+@pytest.mark.parametrize("case", ["weighted", "duplicated", "five rounds", "in reach",
+                                  "float32 ranks"])
 def test_kmeans_parallel_on_disk_matches_in_memory(tmp_path, case, monkeypatch):
+    if case in ("in reach", "float32 ranks"):  # every batch ranked by a float32 product
+        monkeypatch.setattr(init_module, "FLOAT32_RANK_MIN_WORK", 0)
     rng = np.random.default_rng(2)
     X = rng.normal(size=(150_000, 5)) + rng.integers(0, 6, (150_000, 1)) * 8.0
     if case == "duplicated":  # three distinct rows: the random top-up path

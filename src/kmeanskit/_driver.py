@@ -30,7 +30,6 @@ from ._kernels.assign import (
     CHUNKS_PER_TASK,
     assign_dense,
     assign_sparse,
-    labelled_inertia_dense,
     labelled_inertia_sparse,
 )
 from ._kernels.bounds import (
@@ -225,17 +224,21 @@ def label_into(data: Data, centers: np.ndarray, labels: np.ndarray) -> float:
 
 def labelled_inertia(data: Data, centers: np.ndarray, labels: np.ndarray) -> float:
     """sum_i w_i |x_i - c_(labels_i)|^2 summed directly in float64: one read
-    of X and no distance to any other centroid."""
+    of X and no distance to any other centroid.  Dense rows a block at a
+    time in NumPy (once a fit: not worth a kernel's compilation); sparse rows
+    by a kernel over the stored values."""
     centers = np.ascontiguousarray(centers, dtype=np.float64)
-    rows_per_chunk = CHUNK_ROWS * CHUNKS_PER_TASK
-    chunk_inertia = np.empty(-(-data.n_samples // rows_per_chunk))
     if data.sparse:
         X = data.X
+        chunk_inertia = np.empty(-(-data.n_samples // (CHUNK_ROWS * CHUNKS_PER_TASK)))
         labelled_inertia_sparse(X.data, X.indices, X.indptr, data.row_sq_norms, data.weights,
                                 centers, labels, chunk_inertia)
-    else:
-        labelled_inertia_dense(data.X, data.weights, centers, labels, chunk_inertia)
-    return float(chunk_inertia.sum())  # chunk order: the same on any thread count
+        return float(chunk_inertia.sum())  # chunk order: the same on any thread count
+    inertia = 0.0
+    for rows in _row_blocks(data.X):
+        diff = data.X[rows] - centers[labels[rows]]
+        inertia += float(data.weights[rows] @ np.einsum("ij,ij->i", diff, diff))
+    return inertia
 
 
 def _group_count(n: int, n_clusters: int, n_features: int, sparse: bool = False) -> int:

@@ -666,18 +666,24 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
 AUTO_ROUNDS = (2, 5)
 AUTO_ROUNDS_CUT = 2.0
 
-# The sampling ranks candidates by a float32 product where the rows' squared
-# distances to the first centre stay within these bounds: the products then
-# neither overflow nor sink among float32's subnormals.  Farther-flung or
-# tinier data (coordinates beyond about 10^15 or within 10^-9) is ranked in
-# float64.
+# The sampling ranks a batch of candidates by a float32 product where the
+# rows' squared distances to the first centre stay within these bounds (the
+# products then neither overflow nor sink among float32's subnormals;
+# coordinates beyond about 10^15 or all within 10^-9 are ranked in float64),
+# and where the product is large enough (n t d multiply-adds) for its halved
+# time to matter: float64 rows against float32 centres is one more
+# compilation of the assignment kernel, 2.3 s on a first run, which small
+# fits need not pay.
 FLOAT32_RANK_RANGE = (2.0**-60, 2.0**100)
+FLOAT32_RANK_MIN_WORK = 2**28
 
 
-def _rank_dtype(farthest_sq: np.ndarray):
-    """float32 where the largest squared distance lies in FLOAT32_RANK_RANGE."""
+def _rank_dtype(farthest_sq: np.ndarray, n_samples: int, batch: np.ndarray):
+    """float32 where the batch's product is large and the largest squared
+    distance lies in FLOAT32_RANK_RANGE; else None (X's dtype)."""
     low, high = FLOAT32_RANK_RANGE
-    return np.float32 if low <= float(farthest_sq.max()) <= high else None
+    large = n_samples * batch.shape[0] * batch.shape[1] >= FLOAT32_RANK_MIN_WORK
+    return np.float32 if large and low <= float(farthest_sq.max()) <= high else None
 
 
 def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rounds="auto"):
@@ -695,14 +701,14 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     count = closest.recomputes
     read = _read_closest(closest, weights, 1, rng, ell, count)
     # The first centre's distances (in X's dtype) give the data's scale.
-    rank_dtype = _rank_dtype(read.farthest_sq)
+    scale_sq = read.farthest_sq
     for round_ in range(1, max_rounds + 1):
         if read.potential == 0.0:
             break
         if read.picked.size:
             batch = _rows(X, read.picked)
             reach = None if data.sparse else _Reach.of(_rows(X, chosen), batch, read.farthest_sq)
-            closest.add(batch, reach, rank_dtype)
+            closest.add(batch, reach, _rank_dtype(scale_sq, n, batch))
             chosen.extend(int(i) for i in read.picked)
         previous = read.potential
         # The read that sums this round's potential also draws the next

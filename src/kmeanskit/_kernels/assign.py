@@ -196,31 +196,12 @@ def assign_sparse(data, indices, indptr, centers, labels, min_dist):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def labelled_inertia_dense(X, weights, centers, labels, chunk_inertia):
-    """``chunk_inertia[c]``: sum of w |x - c_label|^2 over the rows of chunk
-    ``c`` (``CHUNK_ROWS * CHUNKS_PER_TASK`` rows each), from float64
-    differences with the float64 ``centers`` (not centred: the differences
-    themselves are exact enough).  The caller sums the chunks in order."""
-    n, d = X.shape
-    rows_per_chunk = CHUNK_ROWS * CHUNKS_PER_TASK
-    for c in prange(chunk_inertia.shape[0]):
-        total = 0.0
-        for i in range(c * rows_per_chunk, min(n, (c + 1) * rows_per_chunk)):
-            j = labels[i]
-            dist = 0.0
-            for f in range(d):
-                diff = np.float64(X[i, f]) - centers[j, f]
-                dist += diff * diff
-            total += weights[i] * dist
-        chunk_inertia[c] = total
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def labelled_inertia_sparse(data, indices, indptr, row_sq, weights, centers, labels,
                             chunk_inertia):
-    """Sparse (CSR) twin of :func:`labelled_inertia_dense`:
+    """``chunk_inertia[c]``: sum of w |x - c_label|^2 over the sparse (CSR)
+    rows of chunk ``c`` (``CHUNK_ROWS * CHUNKS_PER_TASK`` rows each), as
     |x|^2 - 2 x.c + |c|^2 in float64 over the stored values (``row_sq`` are
-    the rows' squared norms)."""
+    the rows' squared norms).  The caller sums the chunks in order."""
     n = indptr.shape[0] - 1
     k, d = centers.shape
     center_sq = np.empty(k)
