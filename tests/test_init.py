@@ -289,6 +289,19 @@ def test_kmeans_plusplus_without_kept_distances_chooses_the_same_seeds(rng, monk
 
 # -- local search (init="local-search++") --------------------------------------
 
+def test_replaced_centre_keeps_every_nearest_centre(rng):
+    # After each swap the nearest other centre of every centre (ties to the
+    # lower index) equals a full search, on distinct and on tied distances.
+    for centers in (rng.normal(size=(40, 3)), rng.integers(0, 3, (40, 2)).astype(float)):
+        dist, neighbour = init_module._center_distances(centers)
+        for q in rng.integers(0, len(centers), 200):
+            centers[q] = rng.normal(size=centers.shape[1]) if q % 2 else centers[(q + 1) % 40]
+            init_module._replace_center(centers, q, dist, neighbour)
+            full = init_module._center_distances(centers)
+            np.testing.assert_array_equal(dist, full[0])
+            np.testing.assert_array_equal(neighbour, full[1])
+
+
 def _seeding_state(X, weights, centers, n_candidates):
     """The k-means++ bookkeeping for given centres, computed by brute force."""
     seeding = init_module._Seeding(X, weights, n_candidates)

@@ -352,7 +352,16 @@ def _replace_center(centers, q, dist, neighbour) -> None:
     row = cdist(centers[q:q + 1], centers)[0]
     row[q] = np.inf
     dist[q, :] = dist[:, q] = row
-    neighbour[:] = np.argmin(dist, axis=1)
+    # Only column q changed: a centre whose nearest was another keeps it or
+    # takes q (ties to the lower index, as argmin); q's own row and those of
+    # the centres whose nearest was q are searched again (O(k) a swap
+    # instead of O(k^2)).
+    nearest_sq = dist[np.arange(len(row)), neighbour]
+    takes_q = (row < nearest_sq) | ((row == nearest_sq) & (q < neighbour))
+    again = np.flatnonzero(neighbour == q)
+    neighbour[takes_q] = q
+    again = np.append(again, q)
+    neighbour[again] = np.argmin(dist[again], axis=1)
 
 
 def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
