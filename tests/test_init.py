@@ -377,6 +377,16 @@ def test_local_search_is_deterministic_across_threads(rng, init):
     np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
 
 
+def test_kmeans_parallel_float32_ranking_is_deterministic_across_threads(rng, monkeypatch):
+    # Float32 products and lists of candidates in reach: the same seeds on 1
+    # and 2 threads.
+    monkeypatch.setattr(init_module, "FLOAT32_RANK_MIN_WORK", 0)
+    X, _ = blobs(rng, n=40_000, d=16, k=60, spread=30.0)
+    one = kmeans_parallel(X, 60, random_state=5, n_threads=1)
+    two = kmeans_parallel(X, 60, random_state=5, n_threads=2)
+    np.testing.assert_array_equal(one, two)
+
+
 def test_local_search_row_distance_dense_and_csr_forms(rng):
     # The two forms the swap kernels compile for, compiled and plain.
     from numba import njit
