@@ -208,7 +208,7 @@ def test_kmeans_parallel_reach_finds_every_closer_candidate(rng, dtype):
     _, farthest, _ = _farthest(closest)
     batch = X[rng.choice(len(X), 300, replace=False)]
     batch[1] = batch[0]  # an exact tie inside the batch
-    reach = init_module._Reach.of(old, batch, farthest)
+    reach = init_module._Reach.of(old, batch, farthest, np.float64)
     assert reach is not None
     listed = np.diff(reach.indptr)
     assert 0 < listed.sum() < 0.2 * len(old) * len(batch)  # pruning at work
@@ -248,7 +248,7 @@ def test_kmeans_parallel_reach_used_where_it_pays(rng, monkeypatch):
     X, labels = blobs(rng, n=150_000, d=16, k=40, spread=30.0)
     closest, old = _closest_after_one_round(X, labels)
     batch = X[rng.choice(len(X), 200, replace=False)]
-    reach = init_module._Reach.of(old, batch, _farthest(closest)[1])
+    reach = init_module._Reach.of(old, batch, _farthest(closest)[1], np.float32)
     used = []
     pays = init_module._Reach.pays
     monkeypatch.setattr(init_module._Reach, "pays",

@@ -497,17 +497,18 @@ REACH_MAX_PAIRS = 2**22
 REACH_TABLE_ROWS = 256
 
 
-def _reach_pair_cost(n_features: int) -> float:
+def _reach_pair_cost(n_features: int, product_dtype) -> float:
     """What a listed pair (exact differences, row by row) costs in pairs of
     the batch's whole product.  Crossovers measured against a float64
     product, as the fraction of the batch's pairs listed: 0.35 at 64
     features, 0.18 at 16, 0.05-0.1 at 2-4 (where the product's per-pair work
-    is smallest).  The product is float32 now, twice as fast, so a listed
-    pair costs twice as many of its pairs: at (200,000, 64, 512) the
-    seeding took 0.38 s with the float64 crossovers and 0.29-0.30 s with
-    two to six times them; (100,000, 16, 256) and (300,000, 8, 1,000) were
-    as fast anywhere in that range."""
-    return 6.0 * np.sqrt(64.0 / n_features)
+    is smallest).  A float32 product runs twice as fast, so a listed pair
+    costs twice as many of its pairs: at (200,000, 64, 512) the seeding
+    took 0.38 s with the float64 crossovers and 0.29-0.30 s with two to six
+    times them; (100,000, 16, 256) and (300,000, 8, 1,000) were as fast
+    anywhere in that range."""
+    float64_cost = 3.0 * np.sqrt(64.0 / n_features)
+    return float64_cost * (2.0 if product_dtype == np.float32 else 1.0)
 
 
 class _Reach:
@@ -522,11 +523,13 @@ class _Reach:
         self.pair_cost = pair_cost
 
     @classmethod
-    def of(cls, candidates, batch, farthest_sq):
+    def of(cls, candidates, batch, farthest_sq, product_dtype):
         """The lists for ``batch``; None where they would hold more than
         ``REACH_MAX_PAIRS`` pairs or too large a share of all of them to pay
-        (early on, when every row is far from its closest)."""
-        n_old, pair_cost = candidates.shape[0], _reach_pair_cost(batch.shape[1])
+        (early on, when every row is far from its closest) against the
+        product in ``product_dtype``."""
+        n_old = candidates.shape[0]
+        pair_cost = _reach_pair_cost(batch.shape[1], product_dtype)
         max_pairs = min(REACH_MAX_PAIRS, n_old * batch.shape[0] / pair_cost)
         owners, members, reach_sq = [], [], []
         for start in range(0, n_old, REACH_TABLE_ROWS):
@@ -716,8 +719,10 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
             break
         if read.picked.size:
             batch = _rows(X, read.picked)
-            reach = None if data.sparse else _Reach.of(_rows(X, chosen), batch, read.farthest_sq)
-            closest.add(batch, reach, _rank_dtype(scale_sq, n, batch))
+            rank_dtype = _rank_dtype(scale_sq, n, batch)
+            reach = None if data.sparse else _Reach.of(
+                _rows(X, chosen), batch, read.farthest_sq, rank_dtype or X.dtype)
+            closest.add(batch, reach, rank_dtype)
             chosen.extend(int(i) for i in read.picked)
         previous = read.potential
         # The read that sums this round's potential also draws the next
