@@ -31,12 +31,17 @@ def _same_run(X, k, algorithm, weights=None, init=None, inertia_rtol=None):
 
 
 @pytest.mark.parametrize("algorithm", ACCELERATED)
-@pytest.mark.parametrize("kind", ["float64", "float32", "weighted", "wide"])
+@pytest.mark.parametrize("kind", ["float64", "float32", "weighted", "wide", "far"])
 def test_same_iterations_as_lloyd(rng, algorithm, kind):
-    d = 40 if kind == "wide" else 5
+    # "far": 12 features (Hamerly visits the rows unsorted), far from the
+    # origin and weighted: the running cluster sums, kept about the data mean
+    # while each iteration's frame follows the centroids, stay Lloyd's.
+    d = {"wide": 40, "far": 12}.get(kind, 5)
     X, _ = blobs(rng, n=3000, d=d, k=12, spread=4.0,
                  dtype=np.float32 if kind == "float32" else np.float64)
-    weights = rng.uniform(0.1, 3.0, len(X)) if kind == "weighted" else None
+    if kind == "far":
+        X += 1e4
+    weights = rng.uniform(0.1, 3.0, len(X)) if kind in ("weighted", "far") else None
     _, fast = _same_run(X, 12, algorithm, weights)
     assert sum(r.n_skipped for r in fast.history_[1:]) > 0
 

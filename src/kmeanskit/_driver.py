@@ -307,6 +307,11 @@ class BoundStep(_GroupBuffers):
         """Least share of distances skipped for ``auto`` to keep this step."""
         return KEEP_BOUNDS
 
+    def sums_are_changes(self) -> bool:
+        """Whether the kernel gives the change of the per-cluster sums (the
+        rows that moved) rather than the sums themselves."""
+        return True
+
     def __init__(self, data: Data, n_clusters: int):
         super().__init__(data, n_clusters)
         n = data.n_samples
@@ -362,16 +367,20 @@ class BoundStep(_GroupBuffers):
             self._run(centers, origin, original, moved, labels)
         self.previous = original
         sums, weights = self.sums.sum(axis=0), self.weights.sum(axis=0)
-        if self.data.sparse:
-            # The sparse kernels give the change of the sums (the rows that
-            # moved; every row on the first call): keep the running totals,
-            # and hand out copies, which the driver's relocation may alter.
+        if self.sums_are_changes():
+            # The kernels give the change of the sums of rows minus origin (the
+            # rows that moved; every row on the first call).  The running
+            # totals are kept about the data mean, a fixed frame, and handed
+            # out in this call's frame as new arrays, which the driver's
+            # relocation may alter.
+            to_mean = (origin - self.mean)[None, :]
             if fresh:
-                self.total_sums, self.total_weights = sums, weights
-            else:
-                self.total_sums += sums
-                self.total_weights += weights
-            sums, weights = self.total_sums.copy(), self.total_weights.copy()
+                self.total_sums = np.zeros_like(sums)
+                self.total_weights = np.zeros_like(weights)
+            self.total_sums += sums + weights[:, None] * to_mean
+            self.total_weights += weights
+            sums = self.total_sums - self.total_weights[:, None] * to_mean
+            weights = self.total_weights.copy()
         changed = int((labels != before).sum()) if fresh else int(self.changed.sum())
         return (sums, weights, self._inertia(centers, origin, sums, weights), changed,
                 int(self.skipped.sum()))
@@ -426,6 +435,10 @@ class HamerlyStep(BoundStep):
         # A skipped sorted block costs next to nothing and a visited one about
         # what Lloyd pays for its rows, so far fewer skips still pay.
         return KEEP_BOUNDS if self.rows is None else KEEP_SORTED_BLOCKS
+
+    def sums_are_changes(self):
+        # Sorted blocks keep their own cached sums and give the whole sums.
+        return self.rows is None
 
     def _bound_groups(self, centers_original):
         if self.rows is not None:  # its first visit computes every distance itself

@@ -7,11 +7,12 @@ differences (exactly); skip tests are conservative by a relative margin, so a
 rounding error can cost a distance computation but never a wrong label.  Ties
 go to the lowest centroid index, as in Lloyd.
 
-Each kernel also accumulates what the driver's centroid update needs (group
-sums and weights, changed labels, skipped distance computations), as
-``lloyd.lloyd_iter_dense`` does, with rows split into fixed groups.  The
-inertia comes from those sums (see ``_driver``), since skipped points have no
-fresh distance.
+Each kernel also accumulates what the driver's centroid update needs, with
+rows split into fixed groups: the change of the per-cluster sums and weights
+(only the rows that moved add to it: the others are not read at all), the
+changed labels and the skipped distance computations.  The driver keeps the
+running totals.  The inertia comes from those sums (see ``_driver``), since
+skipped points have no fresh distance.
 
 A negative label marks the first iteration: every distance is computed and
 the bounds are initialised.
@@ -46,6 +47,22 @@ def _accumulate(X, i, origin, w, label, sums, cluster_weight):
     cluster_weight[label] += w
     for f in range(X.shape[1]):
         sums[label, f] += w * (X[i, f] - origin[f])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _move_row(X, i, origin, w, old, new, sums, cluster_weight):
+    """Record row i's move from cluster ``old`` (none if negative) to ``new``
+    in the change of the per-cluster sums and weights; nothing if it stays.
+
+    The dense bounded kernels accumulate only these changes: a row whose
+    bounds let it keep its label is then not read at all, where adding it
+    to its cluster's sum read X whole every iteration.  Their step keeps
+    the running totals."""
+    if old == new:
+        return
+    _accumulate(X, i, origin, w, new, sums, cluster_weight)
+    if old >= 0:
+        _accumulate(X, i, origin, -w, old, sums, cluster_weight)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -114,12 +131,12 @@ def _hamerly_rows(X, weights, origin, centers, moved, half_gap, labels, upper, l
             new, u, low, count = hamerly_point(X, i, origin, centers, half_gap, label,
                                                upper[i] + moved[label], lower[i] - drop)
         computed += count
+        _move_row(X, i, origin, weights[i], label, new, sums, cluster_weight)
         if new != label:
             changed += 1
             labels[i] = new
         upper[i] = u
         lower[i] = low
-        _accumulate(X, i, origin, weights[i], new, sums, cluster_weight)
     return changed, computed
 
 
@@ -417,7 +434,7 @@ def _elkan_rows(X, weights, origin, centers, moved, center_dist, half_gap, label
             upper[i] = np.sqrt(best_sq)
             labels[i] = best
             changed += 1
-            _accumulate(X, i, origin, weights[i], best, sums, cluster_weight)
+            _move_row(X, i, origin, weights[i], -1, best, sums, cluster_weight)
             continue
         for j in range(k):
             lower[i, j] = max(lower[i, j] - moved[j], 0.0)
@@ -425,7 +442,6 @@ def _elkan_rows(X, weights, origin, centers, moved, center_dist, half_gap, label
         if u <= half_gap[label] * (1.0 - MARGIN):
             upper[i] = u
             skipped += k
-            _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
             continue
         stale = True
         initial = label
@@ -458,8 +474,8 @@ def _elkan_rows(X, weights, origin, centers, moved, center_dist, half_gap, label
         if label != initial:
             changed += 1
             labels[i] = label
+            _move_row(X, i, origin, weights[i], initial, label, sums, cluster_weight)
         upper[i] = u
-        _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
     return changed, skipped
 
 
@@ -527,7 +543,7 @@ def _yinyang_rows(X, weights, origin, centers, moved, members, offsets, group_of
             upper[i] = np.sqrt(best_sq)
             labels[i] = best
             changed += 1
-            _accumulate(X, i, origin, weights[i], best, sums, cluster_weight)
+            _move_row(X, i, origin, weights[i], -1, best, sums, cluster_weight)
             continue
         u = upper[i] + moved[label]
         global_lower = np.inf
@@ -536,7 +552,6 @@ def _yinyang_rows(X, weights, origin, centers, moved, members, offsets, group_of
             global_lower = min(global_lower, lower[i, g])
         if u <= global_lower * (1.0 - MARGIN):
             upper[i] = u
-            _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
             continue
         best_sq = _sq_distance(X, i, origin, centers, label)
         computed += 1
@@ -544,7 +559,6 @@ def _yinyang_rows(X, weights, origin, centers, moved, members, offsets, group_of
         best, best_d = label, old_d
         if best_d <= global_lower * (1.0 - MARGIN):
             upper[i] = best_d
-            _accumulate(X, i, origin, weights[i], label, sums, cluster_weight)
             continue
         # Group filter: examine the groups whose bound does not clear the best.
         distance[old] = old_d
@@ -576,8 +590,8 @@ def _yinyang_rows(X, weights, origin, centers, moved, members, offsets, group_of
         if best != old:
             changed += 1
             labels[i] = best
+            _move_row(X, i, origin, weights[i], old, best, sums, cluster_weight)
         upper[i] = best_d
-        _accumulate(X, i, origin, weights[i], best, sums, cluster_weight)
     return changed, computed
 
 
