@@ -1,9 +1,8 @@
 """Hamerly's algorithm on rows sorted by cluster and margin, skipping whole blocks.
 
-Plain Hamerly still touches every row every iteration: it moves the row's
-bounds and adds the row to its cluster's sum.  At low dimension that
-bookkeeping costs about as much as Lloyd's distances, so the bounds do not
-pay.  Here the rows are copied in an order that groups them by label and,
+Plain Hamerly still touches every row's bounds every iteration.  At low
+dimension that bookkeeping costs about as much as Lloyd's distances, so the
+bounds do not pay.  Here the rows are copied in an order that groups them by label and,
 within a label, by margin (lower minus upper bound), and cut into blocks of
 ``BLOCK_ROWS``.  Each block keeps its largest upper bound, its smallest
 margin and the movement owed to its rows since they were last visited; a
