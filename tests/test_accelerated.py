@@ -372,3 +372,31 @@ def test_center_gaps_by_product_never_exceed_the_exact_ones(rng):
     np.fill_diagonal(exact, np.inf)
     assert np.all(gaps <= exact)
     np.testing.assert_allclose(gaps, exact, rtol=1e-9)
+
+
+@pytest.mark.parametrize("step", ["hamerly", "elkan", "yinyang", "hamerly-sparse",
+                                  "elkan-sparse"])
+def test_cluster_emptied_over_iterations_has_no_residue(rng, step):
+    # The bounded steps keep running cluster sums.  A cluster whose rows
+    # leave over several iterations, with non-integer weights, is left with a
+    # rounding residue of either sign unless emptied clusters are zeroed:
+    # Lloyd's sums give it exactly 0, and relocation looks for exactly 0.
+    centres = np.repeat([[0.0], [10.0], [20.0]], 12, axis=1)
+    X = np.concatenate([c + 3 * rng.normal(size=(50, 12)) for c in centres])
+    weights = rng.uniform(0.1, 3.0, len(X))
+    name, _, sparse = step.partition("-")
+    data = driver.Data(sp.csr_matrix(X) if sparse else X, weights)
+    state = driver.STEPS[name](data, 3)
+    labels = np.full(len(X), -1, dtype=np.int32)
+    counts = []
+    for far in (20.0, 29.0, 30.5, 1000.0):  # centre 2 drifts away from its rows
+        moved = centres.copy()
+        moved[2] = far
+        origin = data.origin(moved)
+        sums, cluster_weights, *_ = state.iterate(moved - origin, origin, labels)
+        counts.append(np.bincount(labels, minlength=3)[2])
+    assert counts[0] > counts[1] > counts[2] > counts[3] == 0  # left over three iterations
+    assert cluster_weights[2] == 0.0
+    assert np.all(sums[2] == 0.0)
+    np.testing.assert_allclose(cluster_weights[:2],
+                               np.bincount(labels, weights=weights, minlength=3)[:2])

@@ -241,6 +241,26 @@ def labelled_inertia(data: Data, centers: np.ndarray, labels: np.ndarray) -> flo
     return inertia
 
 
+def integral(weights: np.ndarray, block_rows: int = 2**16) -> bool:
+    """Whether every weight is a whole number (sums of them are then exact),
+    a block at a time; unit weights given as a broadcast view in O(1)."""
+    if weights.strides[0] == 0:
+        return float(weights[0]).is_integer()
+    return all(np.all(np.floor(block) == block)
+               for block in (weights[start:start + block_rows]
+                             for start in range(0, weights.shape[0], block_rows)))
+
+
+def clusters_holding_weight(labels: np.ndarray, weights: np.ndarray, n_clusters: int,
+                            block_rows: int = 2**16) -> np.ndarray:
+    """Which clusters hold a row of positive weight, a block at a time."""
+    held = np.zeros(n_clusters, dtype=bool)
+    for start in range(0, labels.shape[0], block_rows):
+        rows = slice(start, start + block_rows)
+        held[labels[rows][weights[rows] > 0]] = True
+    return held
+
+
 def _group_count(n: int, n_clusters: int, n_features: int, sparse: bool = False) -> int:
     """Row groups for the per-group partial sums (independent of threads)."""
     n_chunks = -(-n // CHUNK_ROWS)
@@ -319,6 +339,7 @@ class BoundStep(_GroupBuffers):
         self.upper = np.zeros(n)
         self.previous = None
         self.mean, self.first_moment, self.second_moment, self.total_weight = data.moments
+        self.integral_weights = integral(data.weights)
 
     def _inertia(self, centers, origin, sums, weights) -> float:
         """sum_i w_i |x_i - c_a(i)|^2 from the per-cluster sums (frame ``origin``)."""
@@ -379,6 +400,14 @@ class BoundStep(_GroupBuffers):
                 self.total_weights = np.zeros_like(weights)
             self.total_sums += sums + weights[:, None] * to_mean
             self.total_weights += weights
+            if not self.integral_weights:
+                # Non-integer weights added and taken out in other orders
+                # leave a rounding residue (of either sign) where a cluster
+                # lost its last row: such a cluster is empty, as Lloyd's sums
+                # have it, or relocation would miss it.
+                empty = ~clusters_holding_weight(labels, self.data.weights, len(weights))
+                self.total_sums[empty] = 0.0
+                self.total_weights[empty] = 0.0
             sums = self.total_sums - self.total_weights[:, None] * to_mean
             weights = self.total_weights.copy()
         changed = int((labels != before).sum()) if fresh else int(self.changed.sum())
