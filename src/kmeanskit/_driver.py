@@ -241,14 +241,22 @@ def labelled_inertia(data: Data, centers: np.ndarray, labels: np.ndarray) -> flo
     return inertia
 
 
-def integral(weights: np.ndarray, block_rows: int = 2**16) -> bool:
-    """Whether every weight is a whole number (sums of them are then exact),
-    a block at a time; unit weights given as a broadcast view in O(1)."""
+def residue_bound(weights: np.ndarray, total_weight: float, block_rows: int = 2**16):
+    """For running sums of ``weights``: None when they are whole numbers
+    (their sums are exact); else a weight below which a cluster's running
+    total may be a rounding residue: half the lightest positive weight, and
+    at least 1e-10 of the total (a residue's own scale).  A block at a time;
+    unit weights given as a broadcast view in O(1)."""
     if weights.strides[0] == 0:
-        return float(weights[0]).is_integer()
-    return all(np.all(np.floor(block) == block)
-               for block in (weights[start:start + block_rows]
-                             for start in range(0, weights.shape[0], block_rows)))
+        blocks = [weights[:1]]
+    else:
+        blocks = [weights[start:start + block_rows]
+                  for start in range(0, weights.shape[0], block_rows)]
+    if all(np.all(np.floor(block) == block) for block in blocks):
+        return None
+    lightest = min((float(block[block > 0].min()) for block in blocks if np.any(block > 0)),
+                   default=0.0)
+    return max(0.5 * lightest, 1e-10 * total_weight)
 
 
 def clusters_holding_weight(labels: np.ndarray, weights: np.ndarray, n_clusters: int,
@@ -339,7 +347,7 @@ class BoundStep(_GroupBuffers):
         self.upper = np.zeros(n)
         self.previous = None
         self.mean, self.first_moment, self.second_moment, self.total_weight = data.moments
-        self.integral_weights = integral(data.weights)
+        self.residue_below = residue_bound(data.weights, self.total_weight)
 
     def _inertia(self, centers, origin, sums, weights) -> float:
         """sum_i w_i |x_i - c_a(i)|^2 from the per-cluster sums (frame ``origin``)."""
@@ -400,11 +408,14 @@ class BoundStep(_GroupBuffers):
                 self.total_weights = np.zeros_like(weights)
             self.total_sums += sums + weights[:, None] * to_mean
             self.total_weights += weights
-            if not self.integral_weights:
+            if self.residue_below is not None and \
+                    np.any(np.abs(self.total_weights) <= self.residue_below):
                 # Non-integer weights added and taken out in other orders
                 # leave a rounding residue (of either sign) where a cluster
                 # lost its last row: such a cluster is empty, as Lloyd's sums
-                # have it, or relocation would miss it.
+                # have it, or relocation would miss it.  Only a cluster
+                # lighter than half the lightest row can be one, so the labels
+                # are read only when there is such a cluster.
                 empty = ~clusters_holding_weight(labels, self.data.weights, len(weights))
                 self.total_sums[empty] = 0.0
                 self.total_weights[empty] = 0.0
