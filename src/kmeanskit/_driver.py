@@ -259,13 +259,15 @@ def residue_bound(weights: np.ndarray, total_weight: float, block_rows: int = 2*
     return max(0.5 * lightest, 1e-10 * total_weight)
 
 
-def clusters_holding_weight(labels: np.ndarray, weights: np.ndarray, n_clusters: int,
-                            block_rows: int = 2**16) -> np.ndarray:
-    """Which clusters hold a row of positive weight, a block at a time."""
+def clusters_held(labels: np.ndarray, n_clusters: int, weights: np.ndarray | None = None,
+                  block_rows: int = 2**16) -> np.ndarray:
+    """Which clusters hold a row (of positive weight, given ``weights``), a
+    block at a time: no sorted copy of the labels, as ``np.unique`` makes."""
     held = np.zeros(n_clusters, dtype=bool)
     for start in range(0, labels.shape[0], block_rows):
         rows = slice(start, start + block_rows)
-        held[labels[rows][weights[rows] > 0]] = True
+        block = labels[rows] if weights is None else labels[rows][weights[rows] > 0]
+        held[block] = True
     return held
 
 
@@ -416,7 +418,7 @@ class BoundStep(_GroupBuffers):
                 # have it, or relocation would miss it.  Only a cluster
                 # lighter than half the lightest row can be one, so the labels
                 # are read only when there is such a cluster.
-                empty = ~clusters_holding_weight(labels, self.data.weights, len(weights))
+                empty = ~clusters_held(labels, len(weights), self.data.weights)
                 self.total_sums[empty] = 0.0
                 self.total_weights[empty] = 0.0
             sums = self.total_sums - self.total_weights[:, None] * to_mean

@@ -19,6 +19,7 @@ from . import _validation as v
 from ._driver import (
     STEPS,
     Data,
+    clusters_held,
     label_into,
     mean_variance,
     resolve_algorithm,
@@ -354,7 +355,7 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
         self.n_iter_ = best.n_iter
         self.history_ = best.history
         self.algorithm_ = "+".join(dict.fromkeys(r.algorithm for r in best.history))
-        distinct = _count_labels_used(self.labels_, self.n_clusters)
+        distinct = int(clusters_held(self.labels_, self.n_clusters).sum())
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "
@@ -367,15 +368,6 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of X to every centroid."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
-
-
-def _count_labels_used(labels: np.ndarray, n_clusters: int, block_rows: int = 2**16) -> int:
-    """How many of the ``n_clusters`` labels occur, a block at a time (a
-    sorted copy, as ``np.unique`` makes, would double the labels' memory)."""
-    used = np.zeros(n_clusters, dtype=bool)
-    for start in range(0, labels.shape[0], block_rows):
-        used[labels[start:start + block_rows]] = True
-    return int(used.sum())
 
 
 def _label(X, weights, centers) -> tuple[np.ndarray, float]:
