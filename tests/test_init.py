@@ -187,13 +187,15 @@ def test_kmeans_parallel_weights_and_sparse(rng):
     assert sparse_centers.shape == (4, 6) and np.isfinite(sparse_centers).all()
 
 
-def _closest_after_one_round(X, labels):
+def _closest_after_one_round(X, labels, n_covered=None):
     """Each row's closest of a first batch of candidates, one row of each
-    cluster (kept state, as k-means|| has it before its next batch)."""
+    cluster (of the first ``n_covered`` clusters only, if given; kept state,
+    as k-means|| has it before its next batch)."""
     from kmeanskit._driver import Data
 
     closest = init_module._KeptClosest(Data(X, np.ones(len(X))))
     first = np.unique(labels, return_index=True)[1]
+    first = first[:n_covered]
     closest.add(X[first])
     return closest, X[first]
 
@@ -219,7 +221,7 @@ def test_kmeans_parallel_reach_finds_every_closer_candidate(rng, dtype):
         assert np.all(np.diff(reach.reach_sq[reach.indptr[a]:reach.indptr[a + 1]]) >= 0)
     ids, sq = closest.ids.copy(), closest.sq.copy()
     closer_in_reach(X, batch, reach.indptr, reach.members, reach.reach_sq,
-                                len(old), ids, sq)
+                                len(old), len(batch), ids, sq, np.empty(len(X), dtype=bool))
     full = ((X[:, None, :].astype(np.float64) - batch[None].astype(np.float64)) ** 2).sum(2)
     nearest = full.argmin(axis=1)
     closer = full[np.arange(len(X)), nearest] < closest.sq
@@ -242,21 +244,26 @@ def _farthest(closest):
 
 
 def test_kmeans_parallel_reach_used_where_it_pays(rng, monkeypatch):
-    # Blocks switch between the listed candidates and the whole product by
-    # the listed count; both give the same closest candidates, but for
-    # near-ties, which the product ranks in float32.
+    # Rows switch between the listed candidates and the whole product by
+    # their own listed count (rows of the clusters without a candidate are
+    # far from every one and reach most of the batch); both give the same
+    # closest candidates, but for near-ties, which the product ranks in
+    # float32.
     X, labels = blobs(rng, n=150_000, d=16, k=40, spread=30.0)
-    closest, old = _closest_after_one_round(X, labels)
+    closest, old = _closest_after_one_round(X, labels, n_covered=36)
     batch = X[rng.choice(len(X), 200, replace=False)]
     reach = init_module._Reach.of(old, batch, _farthest(closest)[1], np.float32)
-    used = []
-    pays = init_module._Reach.pays
-    monkeypatch.setattr(init_module._Reach, "pays",
-                        lambda self, *a: used.append(pays(self, *a)) or used[-1])
-    with_reach, without = closest, _closest_after_one_round(X, labels)[0]
+    deferred = []
+    listed = init_module.closer_in_reach
+
+    def spy(*args):
+        listed(*args)
+        deferred.append(args[-1].mean())
+    monkeypatch.setattr(init_module, "closer_in_reach", spy)
+    with_reach, without = closest, _closest_after_one_round(X, labels, n_covered=36)[0]
     with_reach.add(batch, reach)
     without.add(batch, rank_dtype=np.float32)
-    assert any(used)
+    assert 0 < np.mean(deferred) < 0.5  # some rows through the product, most listed
     candidates = np.concatenate([old, batch])
     differ = np.flatnonzero(with_reach.ids != without.ids)
     assert differ.size < 1e-3 * len(X)
@@ -366,6 +373,40 @@ def test_local_search_lowers_the_potential_of_the_same_greedy_seeds(rng):
         searched, idx = kmeans_plusplus(X, 40, local_search_steps="auto", random_state=seed)
         assert _inertia(X, searched) <= _inertia(X, greedy)
         np.testing.assert_array_equal(X[idx], searched)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", ["unit weights", "weights", "zero potential"])
+def test_compiled_seeding_loops_choose_what_the_python_loops_choose(rng, monkeypatch, dtype,
+                                                                   case):
+    # Dense rows in memory run k-means++ and the local search as compiled
+    # loops; the Python loops around the same kernels (sparse, memmap) must
+    # pick the same seeds from the same draws and leave the generator in
+    # the same state, also where the local search stops at zero potential
+    # (as many distinct rows as seeds).
+    X, _ = blobs(rng, n=3000, d=7, k=30, spread=8.0, dtype=dtype)
+    weights = rng.uniform(0.2, 3.0, len(X)) if case == "weights" else np.ones(len(X))
+    n_clusters = 25
+    if case == "zero potential":
+        X = np.repeat(X[:n_clusters], 40, axis=0)
+        weights = weights[:len(X)]
+    results = {}
+    for compiled in (True, False):
+        original = init_module._Seeding.__init__
+
+        def seeding(self, *args, original=original, compiled=compiled):
+            original(self, *args)
+            self.compiled_loops = self.compiled_loops and compiled
+        monkeypatch.setattr(init_module._Seeding, "__init__", seeding)
+        generator = np.random.default_rng(5)
+        centers, indices = init_module._kmeans_plusplus(
+            X, n_clusters, weights, generator, local_search_steps=60)
+        results[compiled] = centers, indices, generator.uniform(size=3)
+        monkeypatch.undo()
+    for ours, python in zip(results[True], results[False], strict=True):
+        np.testing.assert_array_equal(ours, python)
+    if case == "zero potential":
+        assert len(np.unique(results[True][0], axis=0)) == n_clusters
 
 
 @pytest.mark.parametrize("init", ["local-search++", "k-means||"])

@@ -99,15 +99,20 @@ def test_kmeans_parallel_on_disk_matches_in_memory(tmp_path, case, monkeypatch):
     n_rounds = 5 if case == "five rounds" else "auto"
     np.save(tmp_path / "x.npy", X)
     on_disk = np.load(tmp_path / "x.npy", mmap_mode="r")
-    used = []
-    pays = init_module._Reach.pays
-    monkeypatch.setattr(init_module._Reach, "pays",
-                        lambda self, *a: used.append(pays(self, *a)) or used[-1])
+    listed, deferred = [], []
+    closer_in_reach = init_module.closer_in_reach
+
+    def spy(*args):  # how many rows of a block the lists served, how many they left
+        closer_in_reach(*args)
+        deferred.append(args[-1].sum())
+        listed.append(args[-1].size - deferred[-1])
+    monkeypatch.setattr(init_module, "closer_in_reach", spy)
     k = 60 if case == "in reach" else 6
     seeds = [kmeans_parallel(data, k, sample_weight=weights, n_rounds=n_rounds, random_state=4)
              for data in (on_disk, X)]
     np.testing.assert_array_equal(seeds[0], seeds[1])
-    assert any(used) == (case == "in reach")
+    if case == "in reach":  # rows served by the lists, and rows gathered for the product
+        assert any(listed) and any(deferred)
 
 
 def test_kmeans_on_disk_holds_only_the_labels(narrow_on_disk):

@@ -21,11 +21,11 @@ from ._kernels.seeding import (
     candidate_gains_dense,
     candidate_gains_sparse,
     closer_in_reach,
-    count_in_reach,
     farthest_by_closest,
     keep_candidate,
     keep_candidate_direct,
 )
+from ._kernels.seeding_loop import greedy_seeding, local_search
 from ._threads import thread_limits
 from ._validation import (
     NONE,
@@ -233,6 +233,9 @@ class _Seeding:
         keep = sp.issparse(X) or (
             n_candidates * n * 8 <= KEPT_DISTANCES_MAX_BYTES and not is_memory_mapped(X))
         self.cand_dist = np.empty((n_candidates, n if keep else 0))
+        # Dense rows in memory whose distances are kept: the loops run
+        # compiled (_compiled_loops); else in Python around the kernels.
+        self.compiled_loops = keep and not sp.issparse(X)
         self.n_chunks = -(-n // SEEDING_CHUNK_ROWS)
         self.chunk_potential = np.zeros(self.n_chunks)
         if sp.issparse(X):
@@ -317,6 +320,10 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_sea
     seeding = _Seeding(X, weights, max(n_local_trials, 1))
 
     first = _pick_weighted(weights, rng, 1)[0]
+    if seeding.compiled_loops:
+        _compiled_loops(seeding, first, centers, indices, rng, n_local_trials,
+                        local_search_steps if n_clusters > 1 else 0)
+        return centers, indices
     indices[0] = first
     centers[0] = _rows(X, [first])[0]
     seeding.gains(centers[:1], np.zeros((1, 1)))  # every distance to the first centre
@@ -332,6 +339,34 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_sea
     if local_search_steps and n_clusters > 1:
         _local_search(seeding, centers, indices, rng, local_search_steps, n_local_trials)
     return centers, indices
+
+
+def _compiled_loops(seeding: _Seeding, first, centers, indices, rng, n_trials: int,
+                    n_steps: int) -> None:
+    """:func:`_kmeans_plusplus`'s loop and :func:`_local_search`'s in compiled
+    code (dense X in memory): the same draws, the same seeds.  The uniforms
+    are drawn ahead; a local search stopped early by zero potential returns
+    the unused ones (the generator is reset and draws only those used)."""
+    X, weights = seeding.X, seeding.weights
+    k = centers.shape[0]
+    greedy_seeding(X, weights, first, rng.uniform(size=(k - 1) * n_trials), n_trials, centers,
+                   indices, seeding.closest_sq, seeding.closest_id, seeding.cand_dist,
+                   seeding.chunk_potential)
+    if not n_steps:
+        return
+    before = rng.bit_generator.state
+    ran = local_search(X, weights, rng.uniform(size=n_steps * n_trials), n_steps, n_trials,
+                       _local_search_groups(seeding.n_chunks), centers, indices,
+                       seeding.closest_sq, seeding.closest_id, seeding.chunk_potential)
+    if ran < n_steps:
+        rng.bit_generator.state = before
+        rng.uniform(size=ran * n_trials)
+
+
+def _local_search_groups(n_chunks: int) -> int:
+    """Equal groups of chunks (the last may be short), none empty, at most
+    LOCAL_SEARCH_GROUPS: threads share them evenly."""
+    return -(-n_chunks // -(-n_chunks // LOCAL_SEARCH_GROUPS))
 
 
 def _squared_norms(rows) -> np.ndarray:
@@ -378,9 +413,7 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
     center_dist, neighbour = _center_distances(centers)
     center_sq = _squared_norms(centers)
     second_sq, second_id = np.empty(n), np.empty(n, dtype=np.int32)
-    # Equal groups (the last may be short), none empty: threads share them evenly.
-    per_group = -(-seeding.n_chunks // LOCAL_SEARCH_GROUPS)
-    n_groups = -(-seeding.n_chunks // per_group)
+    n_groups = _local_search_groups(seeding.n_chunks)
     group_base = np.empty((n_groups, k))
     no_point = np.zeros(k)
     update_rows(X, weights, centers, center_sq, -1, no_point, center_dist, neighbour,
@@ -495,6 +528,7 @@ def _sampling_blocks(n: int):
 # 512) the largest held 280,000.
 REACH_MAX_PAIRS = 2**22
 REACH_TABLE_ROWS = 256
+REACH_SHARE = 0.5
 
 
 def _reach_pair_cost(n_features: int, product_dtype) -> float:
@@ -530,7 +564,7 @@ class _Reach:
         product in ``product_dtype``."""
         n_old = candidates.shape[0]
         pair_cost = _reach_pair_cost(batch.shape[1], product_dtype)
-        max_pairs = min(REACH_MAX_PAIRS, n_old * batch.shape[0] / pair_cost)
+        max_pairs = min(REACH_MAX_PAIRS, n_old * batch.shape[0] * REACH_SHARE)
         owners, members, reach_sq = [], [], []
         for start in range(0, n_old, REACH_TABLE_ROWS):
             table = _pairwise_sq_product(candidates[start:start + REACH_TABLE_ROWS], batch)
@@ -542,17 +576,37 @@ class _Reach:
             if sum(part.size for part in members) > max_pairs:
                 return None
         owners, members, reach_sq = (np.concatenate(parts) for parts in (owners, members, reach_sq))
-        # By owner, then distance; ties keep np.nonzero's ascending members.
-        order = np.lexsort((reach_sq, owners))
+        # Sorted by owner, then distance, through one sort of int64 keys: the
+        # owner in the high bits, the distance's bit pattern (non-negative
+        # floats order as their bits do) in the rest, its last bits cut off.
+        # The stored distances are those cut ones: rounded down, so that a
+        # row's scan stops no earlier than the exact ones would stop it.
+        owner_bits = max(n_old.bit_length(), 1)
+        keys = (owners.astype(np.int64) << (63 - owner_bits)) | (
+            reach_sq.view(np.int64) >> owner_bits)
+        order = np.argsort(keys)
+        cut = (keys[order] & ((1 << (63 - owner_bits)) - 1)) << owner_bits
         indptr = np.zeros(n_old + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(np.bincount(owners, minlength=n_old))
-        return cls(indptr, members[order].astype(np.int32), reach_sq[order], pair_cost)
+        return cls(indptr, members[order].astype(np.int32), cut.view(np.float64), pair_cost)
 
-    def pays(self, ids, sq, batch_size: int) -> bool:
-        """Whether trying the listed candidates costs less than BLAS for
-        these rows (counted exactly, without reading X)."""
-        listed = count_in_reach(ids, sq, self.indptr, self.reach_sq)
-        return bool(listed * self.pair_cost < ids.shape[0] * batch_size)
+    def max_tries(self, batch_size: int) -> int:
+        """The most candidates a row tries from the lists before the batch's
+        whole product is cheaper for it."""
+        return int(batch_size / self.pair_cost)
+
+
+# Rows gathered at a time for the product of k-means||'s deferred rows.
+GATHERED_ROWS = 4096
+
+
+def _closer_by_product(data: Data, batch, rank_dtype, first: int, ids, sq) -> None:
+    """Give each row of ``data`` the nearest of ``batch`` (ids from
+    ``first``) where it is strictly closer than ``sq``, in place."""
+    labels, dist = assign(data, batch, rank_dtype)
+    closer = dist < sq
+    sq[closer] = dist[closer]
+    ids[closer] = first + labels[closer]
 
 
 class _KeptClosest:
@@ -569,23 +623,32 @@ class _KeptClosest:
 
     def add(self, batch: np.ndarray, reach: _Reach | None = None, rank_dtype=None) -> None:
         """Take the rows of ``batch`` as the next candidates (earlier ones
-        win ties).  A block of rows tries only the candidates within
-        ``reach`` of its rows' closest where that computes few enough
-        distances; else all of them, in one BLAS product, float32 given
+        win ties).  A row tries only the candidates within ``reach`` of its
+        closest where they are few enough; else all of them, in one BLAS
+        product for a block of such rows, float32 given
         ``rank_dtype=np.float32`` (the distances only weight draws and
         candidates, so a near-tie may go to either: see :func:`assign`; in
         float64 the first round took twice as long)."""
         X, weights, first = self.data.X, self.data.weights, self.n_candidates
         for rows in _sampling_blocks(self.data.n_samples):
-            ids, sq = self.ids[rows], self.sq[rows]
-            if reach is not None and reach.pays(ids, sq, batch.shape[0]):
-                closer_in_reach(X[rows], batch, reach.indptr, reach.members, reach.reach_sq,
-                                first, ids, sq)
+            ids, sq = self.ids[rows], self.sq[rows]  # views: written through
+            if reach is None:
+                _closer_by_product(Data(X[rows], weights[rows]), batch, rank_dtype, first,
+                                   ids, sq)
                 continue
-            labels, dist = assign(Data(X[rows], weights[rows]), batch, rank_dtype)
-            closer = dist < sq
-            sq[closer] = dist[closer]
-            ids[closer] = first + labels[closer]
+            deferred = np.empty(ids.shape[0], dtype=np.bool_)
+            closer_in_reach(X[rows], batch, reach.indptr, reach.members, reach.reach_sq, first,
+                            reach.max_tries(batch.shape[0]), ids, sq, deferred)
+            # Rows far from every candidate so far (in clusters still without
+            # one) reach most of the batch: the product for them, gathered a
+            # few thousand at a time (a bounded copy, also from a memmap).
+            deferred = np.flatnonzero(deferred)
+            for start in range(0, deferred.size, GATHERED_ROWS):
+                picked = deferred[start:start + GATHERED_ROWS]
+                picked_ids, picked_sq = ids[picked], sq[picked]
+                _closer_by_product(Data(X[rows][picked], weights[rows][picked]), batch,
+                                   rank_dtype, first, picked_ids, picked_sq)
+                ids[picked], sq[picked] = picked_ids, picked_sq
         self.n_candidates += batch.shape[0]
 
     def blocks(self):

@@ -213,29 +213,9 @@ def farthest_by_closest(ids, sq, out):
             out[ids[i]] = sq[i]
 
 
-@njit(parallel=True, cache=True)
-def count_in_reach(ids, sq, indptr, reach_sq):
-    """How many (row, new candidate) distances :func:`closer_in_reach` will
-    compute: per row, the candidates listed for its closest that lie within
-    twice its distance (the same scan, without reading X)."""
-    n = ids.shape[0]
-    n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
-    counts = np.zeros(n_chunks, dtype=np.int64)
-    for c in prange(n_chunks):
-        total = 0
-        for i in range(c * SEEDING_CHUNK_ROWS, min(n, (c + 1) * SEEDING_CHUNK_ROWS)):
-            limit = 4.0 * sq[i]
-            a = ids[i]
-            for p in range(indptr[a], indptr[a + 1]):
-                if reach_sq[p] >= limit:
-                    break
-                total += 1
-        counts[c] = total
-    return counts.sum()
-
-
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, ids, sq):
+def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, max_tries, ids, sq,
+                    deferred):
     """Give each row the nearest of the new candidates ``batch`` (ids from
     ``first_id``) where it is strictly closer than the row's closest so far.
 
@@ -245,6 +225,10 @@ def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, ids, sq):
     ``a``: by the triangle inequality that one, and every later one, cannot
     be closer than ``a``.  Distances are exact differences in float64; ties
     go to the lower candidate index, as an argmin over the batch would.
+
+    A row with more than ``max_tries`` candidates in reach (counted from
+    ``reach_sq`` alone, before X is read) is left as it is and marked in
+    ``deferred``: for it the batch's whole product costs less.
     """
     n, d = X.shape
     n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
@@ -252,11 +236,15 @@ def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, ids, sq):
         for i in range(c * SEEDING_CHUNK_ROWS, min(n, (c + 1) * SEEDING_CHUNK_ROWS)):
             a = ids[i]
             limit = 4.0 * sq[i]
+            stop = indptr[a]
+            while stop < indptr[a + 1] and reach_sq[stop] < limit:
+                stop += 1
+            deferred[i] = stop - indptr[a] > max_tries
+            if deferred[i]:
+                continue
             best = np.inf
             best_j = -1
-            for p in range(indptr[a], indptr[a + 1]):
-                if reach_sq[p] >= limit:
-                    break
+            for p in range(indptr[a], stop):
                 j = members[p]
                 dist = 0.0
                 for f in range(d):
