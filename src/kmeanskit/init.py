@@ -24,6 +24,7 @@ from ._kernels.seeding import (
     farthest_by_closest,
     keep_candidate,
     keep_candidate_direct,
+    keys_within,
 )
 from ._kernels.seeding_loop import greedy_seeding, local_search
 from ._threads import thread_limits
@@ -57,15 +58,19 @@ def _pairwise_sq(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return cdist(A.astype(np.float64), B.astype(np.float64), "sqeuclidean")
 
 
-def _pairwise_sq_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Squared distances between the rows of A and B through one BLAS
-    product, in float64 about B's mean (so that the expansion loses little
-    to cancellation), clamped at zero: for tables too large for
+def _pairwise_sq_blocks(A: np.ndarray, B: np.ndarray, block_rows: int = 256):
+    """Squared distances between the rows of A and B, ``block_rows`` rows of
+    A at a time: (start, table) pairs, each table one BLAS product, in
+    float64 about B's mean (so that the expansion loses little to
+    cancellation), clamped at zero: for tables too large for
     :func:`_pairwise_sq`'s differences."""
     centre = B.mean(axis=0, dtype=np.float64)
-    A, B = A.astype(np.float64) - centre, B.astype(np.float64) - centre
-    sq = np.einsum("ij,ij->i", A, A)[:, None] + np.einsum("ij,ij->i", B, B) - 2.0 * (A @ B.T)
-    return np.maximum(sq, 0.0)
+    B = B.astype(np.float64) - centre
+    B_sq = np.einsum("ij,ij->i", B, B)
+    for start in range(0, A.shape[0], block_rows):
+        part = A[start:start + block_rows].astype(np.float64) - centre
+        sq = np.einsum("ij,ij->i", part, part)[:, None] + B_sq - 2.0 * (part @ B.T)
+        yield start, np.maximum(sq, 0.0, out=sq)
 
 
 def _validated(function, X, n_clusters, sample_weight):
@@ -565,30 +570,31 @@ class _Reach:
         n_old = candidates.shape[0]
         pair_cost = _reach_pair_cost(batch.shape[1], product_dtype)
         max_pairs = min(REACH_MAX_PAIRS, n_old * batch.shape[0] * REACH_SHARE)
-        owners, members, reach_sq = [], [], []
-        for start in range(0, n_old, REACH_TABLE_ROWS):
-            table = _pairwise_sq_product(candidates[start:start + REACH_TABLE_ROWS], batch)
-            owner, member = np.nonzero(
-                table < 4.0 * farthest_sq[start:start + REACH_TABLE_ROWS, None])
-            owners.append(start + owner)
-            members.append(member)
-            reach_sq.append(table[owner, member])
-            if sum(part.size for part in members) > max_pairs:
-                return None
-        owners, members, reach_sq = (np.concatenate(parts) for parts in (owners, members, reach_sq))
         # Sorted by owner, then distance, through one sort of int64 keys: the
         # owner in the high bits, the distance's bit pattern (non-negative
         # floats order as their bits do) in the rest, its last bits cut off.
         # The stored distances are those cut ones: rounded down, so that a
         # row's scan stops no earlier than the exact ones would stop it.
         owner_bits = max(n_old.bit_length(), 1)
-        keys = (owners.astype(np.int64) << (63 - owner_bits)) | (
-            reach_sq.view(np.int64) >> owner_bits)
+        keys, members, total = [], [], 0
+        block_keys = np.empty(REACH_TABLE_ROWS * batch.shape[0], dtype=np.int64)
+        block_members = np.empty(block_keys.size, dtype=np.int32)
+        for start, table in _pairwise_sq_blocks(candidates, batch, REACH_TABLE_ROWS):
+            count = keys_within(table, 4.0 * farthest_sq[start:start + table.shape[0]], start,
+                                owner_bits, block_keys, block_members)
+            total += count
+            if total > max_pairs:
+                return None
+            keys.append(block_keys[:count].copy())
+            members.append(block_members[:count].copy())
+        keys, members = np.concatenate(keys), np.concatenate(members)
         order = np.argsort(keys)
-        cut = (keys[order] & ((1 << (63 - owner_bits)) - 1)) << owner_bits
+        keys = keys[order]
+        value_bits = 63 - owner_bits
         indptr = np.zeros(n_old + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum(np.bincount(owners, minlength=n_old))
-        return cls(indptr, members[order].astype(np.int32), cut.view(np.float64), pair_cost)
+        indptr[1:] = np.cumsum(np.bincount(keys >> value_bits, minlength=n_old))
+        cut = (keys & ((1 << value_bits) - 1)) << owner_bits
+        return cls(indptr, members[order], cut.view(np.float64), pair_cost)
 
     def max_tries(self, batch_size: int) -> int:
         """The most candidates a row tries from the lists before the batch's
@@ -688,6 +694,8 @@ class _Read(NamedTuple):
     potential: float  # sum of w d^2
     candidate_weights: np.ndarray | None  # total weight of the rows closest to each
     picked: np.ndarray  # rows the next round samples
+    picked_sq: np.ndarray  # their squared distance to their closest candidate
+    picked_mass: np.ndarray  # and ell w d^2, their chance of being drawn times the potential
     farthest_sq: np.ndarray | None  # each candidate's farthest row (squared distance)
 
 
@@ -708,7 +716,7 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
     potential = 0.0
     candidate_weights = np.zeros(n_candidates) if count else None
     farthest_sq = None if rng is None else np.zeros(n_candidates)
-    maybe_rows, maybe_draws, maybe_mass = [], [], []
+    maybe_rows, maybe_draws, maybe_mass, maybe_sq = [], [], [], []
     for rows, ids, sq in closest.blocks():
         block_weights = np.ascontiguousarray(weights[rows])
         potential += float(block_weights @ sq)
@@ -724,22 +732,50 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
         maybe_rows.append(rows.start + maybe)
         maybe_draws.append(draws[maybe])
         maybe_mass.append(mass[maybe])
+        maybe_sq.append(sq[maybe])
     if rng is None or potential == 0.0:
-        picked = np.empty(0, dtype=np.int64)
+        picked = picked_sq = picked_mass = np.empty(0)
     else:
-        rows, draws, mass = (np.concatenate(parts)
-                             for parts in (maybe_rows, maybe_draws, maybe_mass))
-        picked = rows[draws < mass / potential]
-    return _Read(potential, candidate_weights, picked, farthest_sq)
+        rows, draws, mass, sq = (np.concatenate(parts) for parts in
+                                 (maybe_rows, maybe_draws, maybe_mass, maybe_sq))
+        drawn = draws < mass / potential
+        picked, picked_sq, picked_mass = rows[drawn], sq[drawn], mass[drawn]
+    return _Read(potential, candidate_weights, picked.astype(np.int64), picked_sq, picked_mass,
+                 farthest_sq)
 
 
 # n_rounds="auto": sample at least this many rounds and at most this many,
-# and stop once a round no longer cuts the potential by this factor.  Two
-# rounds are enough on blobs (the third cuts it by ~1.1); data whose far ends
-# dominate the first rounds' draws (Birch2's sine curve: cuts of 600, 29, 4)
-# needs four, or the fit ends 1.6-2x above k-means++'s (benchmarks/RESULTS.md).
+# and stop once a round no longer cuts the potential by this factor, or the
+# next one is predicted not to.  Two rounds are enough on blobs (the third
+# cuts it by ~1.1); data whose far ends dominate the first rounds' draws
+# (Birch2's sine curve: cuts of 600, 29, 4) needs four, or the fit ends
+# 1.6-2x above k-means++'s (benchmarks/RESULTS.md).
 AUTO_ROUNDS = (2, 5)
 AUTO_ROUNDS_CUT = 2.0
+# The prediction needs this many drawn rows (fewer: too noisy to act on) and
+# uses at most this many of them (evenly spaced) against the whole batch.
+PREDICTION_ROWS = (32, 2048)
+
+
+def _predicted_cut(batch: np.ndarray, read: _Read, ell: float) -> float:
+    """By how much adding ``batch``, the next round's draws, would cut the
+    potential, estimated from the draws themselves before any row is read
+    again: each drawn row's distance to the other drawn rows stands for what
+    the batch would do to the rows like it (leave one out), weighted by the
+    inverse of its chance of being drawn (Horvitz-Thompson).  Leaving each
+    row out errs towards a smaller cut."""
+    n_drawn = batch.shape[0]
+    used = np.unique(np.linspace(0, n_drawn - 1, min(n_drawn, PREDICTION_ROWS[1])).astype(int))
+    others_sq = np.empty(used.size)
+    for start, table in _pairwise_sq_blocks(batch[used], batch):
+        part = used[start:start + table.shape[0]]
+        table[np.arange(part.size), part] = np.inf  # not itself
+        others_sq[start:start + part.size] = table.min(axis=1)
+    sq, mass = read.picked_sq[used], read.picked_mass[used]
+    chance = np.minimum(mass / read.potential, 1.0)
+    kept = np.minimum(others_sq / sq, 1.0)  # sq > 0: a row at 0 is never drawn
+    estimate = float(np.sum(mass / ell * kept / chance)) * n_drawn / used.size
+    return read.potential / estimate if estimate > 0 else np.inf
 
 # The sampling ranks a batch of candidates by a float32 product where the
 # rows' squared distances to the first centre stay within these bounds (the
@@ -782,6 +818,9 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
             break
         if read.picked.size:
             batch = _rows(X, read.picked)
+            if (round_ > min_rounds and batch.shape[0] >= PREDICTION_ROWS[0]
+                    and _predicted_cut(batch, read, ell) < AUTO_ROUNDS_CUT):
+                break
             rank_dtype = _rank_dtype(scale_sq, n, batch)
             reach = None if data.sparse else _Reach.of(
                 _rows(X, chosen), batch, read.farthest_sq, rank_dtype or X.dtype)

@@ -112,23 +112,20 @@ def candidate_gains_dense(X, weights, candidates, cand_center_sq, closest_sq,
             nearest[a] = min(nearest[a], cand_center_sq[j, a])
     n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
     for c in prange(n_chunks):
-        start = c * SEEDING_CHUNK_ROWS
-        m = min(SEEDING_CHUNK_ROWS, n - start)
-        chunk_dist = np.empty((t, m))
         dist = np.empty(t)
         gain = np.zeros(t)
-        for i in range(m):
-            row = start + i
+        for row in range(c * SEEDING_CHUNK_ROWS, min(n, (c + 1) * SEEDING_CHUNK_ROWS)):
             if nearest[closest_id[row]] >= 4.0 * closest_sq[row]:
-                chunk_dist[:, i] = np.inf
+                if keep:
+                    for j in range(t):
+                        cand_dist[j, row] = np.inf
                 continue
             _row_to_candidates(X, row, candidates, dist)
             for j in range(t):
-                chunk_dist[j, i] = dist[j]
+                if keep:
+                    cand_dist[j, row] = dist[j]
                 gain[j] += weights[row] * max(closest_sq[row] - dist[j], 0.0)
         gains[c, :] = gain
-        if keep:
-            cand_dist[:, start:start + m] = chunk_dist
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -211,6 +208,26 @@ def farthest_by_closest(ids, sq, out):
     for i in range(ids.shape[0]):
         if sq[i] > out[ids[i]]:
             out[ids[i]] = sq[i]
+
+
+@njit(cache=True)
+def keys_within(table, limit_sq, first_owner, owner_bits, keys, members):
+    """The entries of ``table`` (rows: owners from ``first_owner``; columns:
+    members) below their row's ``limit_sq``, as sort keys and members;
+    returns how many.  A key holds the owner in its high ``owner_bits`` bits
+    and the entry's bit pattern (a non-negative float64: ordered as its bits
+    are) shifted right by as many in the rest.  (Serial: a few hundred
+    thousand tests between BLAS products, whose threads would contend.)"""
+    bits = table.view(np.int64)
+    count = 0
+    for a in range(table.shape[0]):
+        owner = np.int64(first_owner + a) << (63 - owner_bits)
+        for j in range(table.shape[1]):
+            if table[a, j] < limit_sq[a]:
+                keys[count] = owner | (bits[a, j] >> owner_bits)
+                members[count] = j
+                count += 1
+    return count
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)

@@ -27,19 +27,26 @@ from .seeding import SEEDING_CHUNK_ROWS, candidate_gains_dense, keep_candidate
 def sample_rows(uniforms, weights, closest_sq, chunk_potential, picked):
     """Rows drawn in proportion to ``w d^2``, one per uniform: the chunk from
     the cumulative chunk potentials, then the row inside it (the same
-    arithmetic as ``init._Seeding.sample``)."""
+    arithmetic as ``init._Seeding.sample``, one cumulative sum per chunk
+    drawn)."""
     cumulative = np.cumsum(chunk_potential)
     n = weights.shape[0]
-    last_chunk = chunk_potential.shape[0] - 1
+    targets = uniforms * cumulative[-1]
+    chunks = np.minimum(np.searchsorted(cumulative, targets, side="right"),
+                        chunk_potential.shape[0] - 1)
     for s in range(uniforms.shape[0]):
-        target = uniforms[s] * cumulative[-1]
-        chunk = min(np.searchsorted(cumulative, target, side="right"), last_chunk)
+        chunk = chunks[s]
+        if chunk < 0:  # drawn with an earlier uniform's chunk
+            continue
         start = chunk * SEEDING_CHUNK_ROWS
         stop = min(n, start + SEEDING_CHUNK_ROWS)
         inside = np.cumsum(weights[start:stop] * closest_sq[start:stop])
-        residual = target - (cumulative[chunk - 1] if chunk else 0.0)
-        picked[s] = start + min(np.searchsorted(inside, residual, side="right"),
-                                stop - start - 1)
+        before = cumulative[chunk - 1] if chunk else 0.0
+        for r in range(s, uniforms.shape[0]):
+            if chunks[r] == chunk:
+                picked[r] = start + min(np.searchsorted(inside, targets[r] - before,
+                                                        side="right"), stop - start - 1)
+                chunks[r] = -1
 
 
 @njit(cache=True, fastmath=FASTMATH)
