@@ -24,29 +24,70 @@ from .seeding import SEEDING_CHUNK_ROWS, candidate_gains_dense, keep_candidate
 
 
 @njit(cache=True)
+def _cumulative(values, start, stop, out):
+    """``out[:stop - start] = np.cumsum(values[start:stop])`` (the same
+    sequential sums)."""
+    total = 0.0
+    for i in range(start, stop):
+        total += values[i]
+        out[i - start] = total
+
+
+@njit(cache=True)
+def _first_above(cumulative, size, value):
+    """``np.searchsorted(cumulative[:size], value, side="right")``."""
+    low, high = 0, size
+    while low < high:
+        middle = (low + high) // 2
+        if cumulative[middle] <= value:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+@njit(cache=True)
 def sample_rows(uniforms, weights, closest_sq, chunk_potential, picked):
     """Rows drawn in proportion to ``w d^2``, one per uniform: the chunk from
     the cumulative chunk potentials, then the row inside it (the same
     arithmetic as ``init._Seeding.sample``, one cumulative sum per chunk
-    drawn)."""
-    cumulative = np.cumsum(chunk_potential)
+    drawn).  Plain loops rather than NumPy's functions: each of those costs
+    compilation time on a first run."""
+    n_chunks = chunk_potential.shape[0]
+    cumulative = np.empty(n_chunks)
+    _cumulative(chunk_potential, 0, n_chunks, cumulative)
+    t = uniforms.shape[0]
+    targets = np.empty(t)
+    chunks = np.empty(t, dtype=np.int64)
+    for s in range(t):
+        targets[s] = uniforms[s] * cumulative[n_chunks - 1]
+        chunks[s] = min(_first_above(cumulative, n_chunks, targets[s]), n_chunks - 1)
     n = weights.shape[0]
-    targets = uniforms * cumulative[-1]
-    chunks = np.minimum(np.searchsorted(cumulative, targets, side="right"),
-                        chunk_potential.shape[0] - 1)
-    for s in range(uniforms.shape[0]):
+    mass = np.empty(SEEDING_CHUNK_ROWS)
+    inside = np.empty(SEEDING_CHUNK_ROWS)
+    for s in range(t):
         chunk = chunks[s]
         if chunk < 0:  # drawn with an earlier uniform's chunk
             continue
         start = chunk * SEEDING_CHUNK_ROWS
-        stop = min(n, start + SEEDING_CHUNK_ROWS)
-        inside = np.cumsum(weights[start:stop] * closest_sq[start:stop])
+        size = min(n, start + SEEDING_CHUNK_ROWS) - start
+        for i in range(size):
+            mass[i] = weights[start + i] * closest_sq[start + i]
+        _cumulative(mass, 0, size, inside)
         before = cumulative[chunk - 1] if chunk else 0.0
-        for r in range(s, uniforms.shape[0]):
+        for r in range(s, t):
             if chunks[r] == chunk:
-                picked[r] = start + min(np.searchsorted(inside, targets[r] - before,
-                                                        side="right"), stop - start - 1)
+                picked[r] = start + min(_first_above(inside, size, targets[r] - before),
+                                        size - 1)
                 chunks[r] = -1
+
+
+@njit(cache=True)
+def _copy_row(source, i, target, j):
+    """``target[j] = source[i]`` (a loop: an array assignment compiles a
+    shape check and its message, a second of a first run)."""
+    for f in range(source.shape[1]):
+        target[j, f] = source[i, f]
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -70,29 +111,34 @@ def greedy_seeding(X, weights, first, uniforms, t, centers, center_rows, closest
     centre and the chunk potentials for the local search."""
     k = centers.shape[0]
     n_chunks = chunk_potential.shape[0]
-    centers[0] = X[first]
+    _copy_row(X, first, centers, 0)
     center_rows[0] = first
     to_first = np.empty((1, X.shape[0]))
     candidate_gains_dense(X, weights, centers[:1], np.zeros((1, 1)), closest_sq, closest_id,
                           to_first, np.empty((n_chunks, 1)))
-    keep_candidate(to_first[0], 0, weights, closest_sq, closest_id, chunk_potential)
+    # np.int64(...): a bare constant would make numba compile a second
+    # version of the parallel kernel for its literal value (seconds each).
+    keep_candidate(to_first[0], np.int64(0), weights, closest_sq, closest_id, chunk_potential)
     picked = np.empty(t, dtype=np.int64)
     candidates = np.empty((t, X.shape[1]), dtype=X.dtype)
     gains = np.empty((n_chunks, t))
-    total = np.empty(t)
+    best_total = 0.0
     for c in range(1, k):
         sample_rows(uniforms[(c - 1) * t:c * t], weights, closest_sq, chunk_potential, picked)
         for j in range(t):
-            candidates[j] = X[picked[j]]
+            _copy_row(X, picked[j], candidates, j)
         to_chosen = np.empty((t, c))
         _pairwise_sq(candidates, centers[:c], to_chosen)
         candidate_gains_dense(X, weights, candidates, to_chosen, closest_sq, closest_id,
                               cand_dist, gains)
-        total[:] = gains[0]
-        for chunk in range(1, n_chunks):  # chunk order, as the Python loop sums them
-            total += gains[chunk]
-        best = np.argmax(total)
-        centers[c] = candidates[best]
+        best = 0
+        for j in range(t):
+            total = gains[0, j]
+            for chunk in range(1, n_chunks):  # chunk order, as the Python loop sums them
+                total += gains[chunk, j]
+            if j == 0 or total > best_total:  # the first of equal gains, as np.argmax
+                best, best_total = j, total
+        _copy_row(candidates, best, centers, c)
         center_rows[c] = picked[best]
         keep_candidate(cand_dist[best], c, weights, closest_sq, closest_id, chunk_potential)
 
@@ -115,7 +161,9 @@ def _replace_center(centers, q, dist, neighbour):
     k = centers.shape[0]
     row = np.empty((1, k))
     _pairwise_sq(centers[q:q + 1], centers, row)
-    again = neighbour == q
+    again = np.zeros(k, dtype=np.bool_)
+    for b in range(k):
+        again[b] = neighbour[b] == q
     for b in range(k):
         dist[q, b] = dist[b, q] = np.inf if b == q else np.sqrt(row[0, b])
     for b in range(k):
@@ -153,7 +201,7 @@ def local_search(X, weights, uniforms, n_steps, t, n_groups, centers, center_row
     second_sq = np.empty(n)
     second_id = np.empty(n, dtype=np.int32)
     group_base = np.empty((n_groups, k))
-    update_rows(X, weights, centers, center_sq, -1, np.zeros(k), center_dist, neighbour,
+    update_rows(X, weights, centers, center_sq, np.int64(-1), np.zeros(k), center_dist, neighbour,
                 closest_sq, closest_id, second_sq, second_id, chunk_potential, group_base)
     group_gain = np.empty((n_groups, t))
     group_delta = np.empty((n_groups, t, k))
@@ -161,34 +209,45 @@ def local_search(X, weights, uniforms, n_steps, t, n_groups, centers, center_row
     points = np.empty((t, X.shape[1]), dtype=X.dtype)
     points_sq = np.empty(t)
     point_center_dist = np.empty((t, k))
+    base = np.empty(k)
     for step in range(n_steps):
-        if chunk_potential.sum() == 0.0:
+        potential = 0.0
+        for c in range(chunk_potential.shape[0]):
+            potential += chunk_potential[c]
+        if potential == 0.0:
             return step
         sample_rows(uniforms[step * t:(step + 1) * t], weights, closest_sq, chunk_potential,
                     rows)
         for j in range(t):
-            points[j] = X[rows[j]]
+            _copy_row(X, rows[j], points, j)
         _squared_norms(points, points_sq)
         _pairwise_sq(points, centers, point_center_dist)
-        point_center_dist[:] = np.sqrt(point_center_dist)
+        for j in range(t):
+            for c in range(k):
+                point_center_dist[j, c] = np.sqrt(point_center_dist[j, c])
         swap_gains(X, weights, points, points_sq, point_center_dist, closest_sq, closest_id,
                    second_sq, group_gain, group_delta)
         # Sums in group order, (gain + base) + delta, the first least wins:
         # as the Python loop's NumPy expression and argmin.
-        gain, base, delta = group_gain[0].copy(), group_base[0].copy(), group_delta[0].copy()
-        for g in range(1, n_groups):
-            gain += group_gain[g]
-            base += group_base[g]
-            delta += group_delta[g]
-        best, q, least = 0, 0, np.inf
+        for c in range(k):
+            base[c] = group_base[0, c]
+            for g in range(1, n_groups):
+                base[c] += group_base[g, c]
+        best, q, least = np.int64(0), np.int64(0), np.inf
         for j in range(t):
+            gain = group_gain[0, j]
+            for g in range(1, n_groups):
+                gain += group_gain[g, j]
             for c in range(k):
-                change = gain[j] + base[c] + delta[j, c]
+                delta = group_delta[0, j, c]
+                for g in range(1, n_groups):
+                    delta += group_delta[g, j, c]
+                change = gain + base[c] + delta
                 if change < least:
                     best, q, least = j, c, change
         if not least < 0.0:
             continue
-        centers[q] = points[best]
+        _copy_row(points, best, centers, q)
         center_rows[q] = rows[best]
         _replace_center(centers, q, center_dist, neighbour)
         center_sq[q] = points_sq[best]
