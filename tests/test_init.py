@@ -275,6 +275,33 @@ def test_kmeans_parallel_reach_used_where_it_pays(rng, monkeypatch):
     np.testing.assert_allclose(with_reach.sq[same], without.sq[same], rtol=0, atol=1e-7 * 5000)
 
 
+def test_kmeans_parallel_predicts_each_rounds_cut(rng, monkeypatch):
+    # n_rounds="auto" does not draw a round predicted (from its own draws,
+    # before any row is read again) not to halve the potential.  On
+    # separated blobs the predictions fall on the same side of 2 as the cuts
+    # the rounds then make, and near 1 within 30 %; auto stops after the two
+    # rounds that find the clusters (the third cuts by ~1.2).
+    X, _ = blobs(rng, n=60_000, d=8, k=60, spread=40.0)
+    reads, batches = [], []
+    read, add = init_module._read_closest, init_module._KeptClosest.add
+    monkeypatch.setattr(init_module, "_read_closest",
+                        lambda *a, **k: reads.append(read(*a, **k)) or reads[-1])
+    monkeypatch.setattr(init_module._KeptClosest, "add",
+                        lambda self, batch, *a: batches.append(len(batch)) or add(self, batch, *a))
+    for seed in range(3):
+        reads.clear()
+        kmeans_parallel(X, 60, n_rounds=5, random_state=seed)
+        for before, after in zip(reads[:-2], reads[1:-1], strict=True):  # the last reads count
+            predicted = init_module._predicted_cut(X[before.picked], before, 120.0)
+            actual = before.potential / after.potential
+            assert (predicted >= 2) == (actual >= 2), (predicted, actual)
+            if actual < 2:
+                assert predicted == pytest.approx(actual, rel=0.3)
+        batches.clear()
+        kmeans_parallel(X, 60, random_state=seed)
+        assert len(batches) == 3  # the first centre and two rounds
+
+
 def test_kmeans_parallel_with_heavily_duplicated_data():
     X = np.array([[0.0, 0.0]] * 50 + [[5.0, 5.0]] * 50 + [[9.0, 0.0]])
     centers = kmeans_parallel(X, 3, random_state=0)

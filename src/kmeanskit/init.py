@@ -542,6 +542,9 @@ def _sampling_blocks(n: int):
 # 512) the largest held 280,000.
 REACH_MAX_PAIRS = 2**22
 REACH_TABLE_ROWS = 256
+# Nor where they would hold more than this share of all the pairs: then
+# nearly every row is far from its closest candidate (the first round, every
+# row against the single first centre) and would take the product anyway.
 REACH_SHARE = 0.5
 
 
@@ -573,9 +576,9 @@ class _Reach:
     @classmethod
     def of(cls, candidates, batch, farthest_sq, product_dtype):
         """The lists for ``batch``; None where they would hold more than
-        ``REACH_MAX_PAIRS`` pairs or too large a share of all of them to pay
-        (early on, when every row is far from its closest) against the
-        product in ``product_dtype``."""
+        ``REACH_MAX_PAIRS`` pairs or ``REACH_SHARE`` of all of them.  A
+        listed pair's cost is weighed against the product in
+        ``product_dtype`` (:meth:`max_tries`)."""
         n_old = candidates.shape[0]
         pair_cost = _reach_pair_cost(batch.shape[1], product_dtype)
         max_pairs = min(REACH_MAX_PAIRS, n_old * batch.shape[0] * REACH_SHARE)
@@ -757,7 +760,7 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
 # and stop once a round no longer cuts the potential by this factor, or the
 # next one is predicted not to.  Two rounds are enough on blobs (the third
 # cuts it by ~1.1); data whose far ends dominate the first rounds' draws
-# (Birch2's sine curve: cuts of 600, 29, 4) needs four, or the fit ends
+# (Birch2's sine curve: cuts of 600, 29, 4) needs three, or the fit ends
 # 1.6-2x above k-means++'s (benchmarks/RESULTS.md).
 AUTO_ROUNDS = (2, 5)
 AUTO_ROUNDS_CUT = 2.0
@@ -888,8 +891,10 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
 
     A later round's candidates are tried against a row only within twice
     its distance of its closest candidate so far (no other can be closer),
-    wherever those lists cost less than one BLAS product with the whole
-    batch; once most clusters hold a candidate, that is a few of thousands.
+    for every row whose list costs less than its share of one BLAS product
+    with the whole batch (the rest, far from every candidate so far, take
+    the product); once most clusters hold a candidate, that is a few of
+    thousands.
     The product ranks the candidates in float32 whatever the dtype of X
     (twice as fast as float64; the distances only weight the draws and the
     candidates, and a near-tie may go to either of two candidates), unless
@@ -910,12 +915,16 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     n_rounds : "auto" or int, default="auto"
         Sampling rounds.  ``"auto"``: at least 2 (Spark MLlib's default) and
         at most 5 (Bahmani et al.'s), stopping once a round no longer halves
-        the potential.  Blobs stop after two or three rounds (at 512
-        clusters: seeds with a third less potential than k-means++'s, in
-        about half the time of five rounds); data whose far ends dominate the
-        early draws, such as Birch2's sine curve, take four, where two left
-        whole clusters without a candidate and the fit 1.6-2x above
-        k-means++'s (benchmarks/RESULTS.md).
+        the potential or the next is predicted not to.  The prediction reads
+        no row again: the next round's draws are already made, and each
+        drawn row's distance to the other drawn rows stands for what the
+        batch would do to rows like it, weighted by the inverse of its
+        chance of being drawn (Horvitz-Thompson).  Blobs stop after two
+        rounds (at 512 clusters: seeds with 15 % less potential than
+        k-means++'s); data whose far ends dominate the early draws, such as
+        Birch2's sine curve, take three, where two left whole clusters
+        without a candidate and the fit 1.6-2x above k-means++'s
+        (benchmarks/RESULTS.md).
     random_state : int, numpy Generator or RandomState, default=None
     n_threads : int, default=None
 
