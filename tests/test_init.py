@@ -438,11 +438,13 @@ def test_compiled_seeding_loops_choose_what_the_python_loops_choose(rng, monkeyp
 
 @pytest.mark.parametrize("init", ["local-search++", "k-means||"])
 def test_local_search_is_deterministic_across_threads(rng, init):
-    # On the rows, and on k-means||'s weighted candidates (the default init).
+    # On the rows, and on k-means||'s weighted candidates (the default init);
+    # 20 clusters run the Python loops, 70 the compiled ones.
     X, _ = blobs(rng, n=6000, d=4, k=20)
-    one = KMeans(20, init=init, random_state=3, n_threads=1).fit(X)
-    two = KMeans(20, init=init, random_state=3, n_threads=2).fit(X)
-    np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
+    for k in (20, 70):
+        one = KMeans(k, init=init, random_state=3, n_threads=1).fit(X)
+        two = KMeans(k, init=init, random_state=3, n_threads=2).fit(X)
+        np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
 
 
 def test_kmeans_parallel_float32_ranking_is_deterministic_across_threads(rng, monkeypatch):

@@ -64,11 +64,13 @@ SPARSE_GROUP_BYTES = 8 * 2**20
 MIN_SPARSE_GROUPS = 2
 # Elkan keeps n x k lower bounds; above this many bytes it gives way to Hamerly.
 ELKAN_MAX_BYTES = 2**30
-# Hamerly's sorted copies of X and their per-row state (order 8, weight 8,
-# label 4, bounds 16 bytes; two sets, sorting writes into the spare one):
-# above this many bytes the rows are visited in place.
+# Hamerly's sorted copies of X and their per-row state (order 4, weight 8,
+# label 4, bounds 16 bytes; two sets, sorting writes into the spare one) and
+# the sort's scratch (margin and key, 16 bytes, one set): above this many
+# bytes the rows are visited in place.
 SORTED_MAX_BYTES = 2**30
-SORTED_BYTES_PER_ROW = 36
+SORTED_BYTES_PER_ROW = 32
+SORT_SCRATCH_BYTES_PER_ROW = 16
 SORTED_MAX_FEATURES = 8
 RESORT_MIXED = 0.1
 RESORT_EVERY = 5
@@ -511,8 +513,8 @@ def may_copy_sorted(data: Data) -> bool:
         return False
     n, d = data.X.shape
     # Two sets of sorted rows and state: sorting writes into the spare one.
-    return d < SORTED_MAX_FEATURES and \
-        2 * (data.X.nbytes + n * SORTED_BYTES_PER_ROW) <= SORTED_MAX_BYTES
+    return d < SORTED_MAX_FEATURES and (2 * (data.X.nbytes + n * SORTED_BYTES_PER_ROW)
+                                        + n * SORT_SCRATCH_BYTES_PER_ROW) <= SORTED_MAX_BYTES
 
 
 class _SortedRows:
@@ -529,10 +531,11 @@ class _SortedRows:
         n, d = data.X.shape
         self.n_clusters = n_clusters
         self.X, self.weights = data.X, data.weights
-        self.order = np.arange(n)
+        self.order = np.arange(n, dtype=np.int32)  # n < 2^31 under SORTED_MAX_BYTES
         self.labels = np.full(n, -1, dtype=np.int32)
         self.upper, self.lower = np.zeros(n), np.zeros(n)
         self.spare = None
+        self.scratch = None  # the sort's margins and keys
         self.reference = reference
         n_blocks = -(-n // BLOCK_ROWS)
         self.block_label = np.full(n_blocks, -1, dtype=np.int32)
@@ -552,12 +555,15 @@ class _SortedRows:
     def _sort(self, half_gap):
         if self.spare is None:
             self.spare = tuple(np.empty_like(a) for a in self._state())
+        if self.scratch is None:
+            n = self.labels.shape[0]
+            self.scratch = np.empty(n), np.empty(n, dtype=np.int64)
         # Margins are classed relative to the typical half gap between centroids.
         finite = half_gap[np.isfinite(half_gap)]  # a lone centroid has no gap
         typical = finite.mean() if finite.size else 1.0
         scale_class = int(np.floor(4 * np.log2(max(typical, 1e-300))))
         sort_rows(self.n_clusters, scale_class, *self._state(), self.owed_up,
-                  self.owed_low, *self.spare)
+                  self.owed_low, *self.spare, *self.scratch)
         current = self._state()
         (self.X, self.weights, self.order, self.labels, self.upper,
          self.lower) = self.spare

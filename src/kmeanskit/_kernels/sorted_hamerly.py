@@ -33,29 +33,28 @@ SORT_PARTS = 8
 
 
 @njit(parallel=True, cache=True)
-def _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class):
-    """Sort key of each row: label, then margin class (see ``sort_rows``)."""
+def _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class, margins, keys):
+    """Sort key of each row into ``keys``: label, then margin class (see
+    ``sort_rows``); ``margins`` is scratch space."""
     n = labels.shape[0]
-    margins = np.empty(n)
     for i in prange(n):
         block = i // BLOCK_ROWS
         margins[i] = (lower[i] - owed_low[block]) - (upper[i] + owed_up[block])
     # The class is read from the float's bits: its binary exponent and the
     # two leading mantissa bits, i.e. four classes per doubling.
     bits = margins.view(np.int64)
-    keys = np.empty(n, dtype=np.int64)
     for i in prange(n):
         bucket = 0
         if margins[i] > 0:
             bucket = (bits[i] >> 50) - 4 * 1023 + MARGIN_BUCKETS // 2 - scale_class
             bucket = min(max(bucket, 1), MARGIN_BUCKETS - 1)
         keys[i] = max(labels[i], 0) * MARGIN_BUCKETS + bucket
-    return keys
 
 
 @njit(parallel=True, cache=True)
 def sort_rows(n_clusters, scale_class, X, weights, order, labels, upper, lower, owed_up,
-              owed_low, X_out, weights_out, order_out, labels_out, upper_out, lower_out):
+              owed_low, X_out, weights_out, order_out, labels_out, upper_out, lower_out,
+              margins, keys):
     """Write the rows and their state into the ``_out`` arrays ordered by
     label, then by margin class (a stable counting sort); each row's bounds
     take the movement its block still owes.
@@ -70,10 +69,12 @@ def sort_rows(n_clusters, scale_class, X, weights, order, labels, upper, lower, 
     (far kinder to the caches than a gather in sorted order), in
     ``SORT_PARTS`` fixed parts of the rows that run in parallel: part p's
     rows of a class follow part p-1's, so the order is the stable one on any
-    number of threads."""
+    number of threads.  ``margins`` and ``keys`` (n,) are scratch space,
+    kept by the caller from one sort to the next (fresh 8 MiB arrays at a
+    million rows cost page faults every sort)."""
     n, d = X.shape
     n_keys = n_clusters * MARGIN_BUCKETS
-    keys = _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class)
+    _margin_keys(labels, upper, lower, owed_up, owed_low, scale_class, margins, keys)
     counts = np.zeros((SORT_PARTS, n_keys), dtype=np.int64)
     for p in prange(SORT_PARTS):
         for i in range(p * n // SORT_PARTS, (p + 1) * n // SORT_PARTS):
