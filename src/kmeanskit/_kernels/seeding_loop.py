@@ -4,10 +4,11 @@ memory.
 ``init._kmeans_plusplus`` and ``init._local_search`` drive the step kernels
 (:mod:`.seeding`, :mod:`.local_search`) from Python, a few NumPy and SciPy
 calls around each step.  Where a step's own work is small (k-means||
-reclusters some 3,000 weighted candidates into 512 seeds in ~640 steps) those
-calls cost more than the kernels.  Here the same loops run in one call and
-call the same kernels; the draws are the uniforms the Python loops would
-draw, in their order, so both give the same seeds (a test checks it).
+reclusters a few thousand weighted candidates into 512 seeds in ~640
+steps) those calls cost more than the kernels.  Here the same loops run in
+one call and call the same kernels; the draws are the uniforms the Python
+loops would draw, in their order, so both give the same seeds (a test
+checks it).
 
 The only arithmetic not shared with the Python loops is that of the
 distances between candidates and centres (SciPy's ``cdist`` there): they
