@@ -292,7 +292,8 @@ def test_kmeans_parallel_predicts_each_rounds_cut(rng, monkeypatch):
         reads.clear()
         kmeans_parallel(X, 60, n_rounds=5, random_state=seed)
         for before, after in zip(reads[:-2], reads[1:-1], strict=True):  # the last reads count
-            predicted = init_module._predicted_cut(X[before.picked], before, 120.0)
+            predicted = init_module._predicted_cut(X[before.picked], before, np.ones(len(X)),
+                                                   120.0)
             actual = before.potential / after.potential
             assert (predicted >= 2) == (actual >= 2), (predicted, actual)
             if actual < 2:

@@ -707,7 +707,6 @@ class _Read(NamedTuple):
     candidate_weights: np.ndarray | None  # total weight of the rows closest to each
     picked: np.ndarray  # rows the next round samples
     picked_sq: np.ndarray  # their squared distance to their closest candidate
-    picked_mass: np.ndarray  # and ell w d^2, their chance of being drawn times the potential
     farthest_sq: np.ndarray | None  # each candidate's farthest row (squared distance)
 
 
@@ -746,14 +745,13 @@ def _read_closest(closest, weights, n_candidates: int, rng=None, ell: float = 0.
         maybe_mass.append(mass[maybe])
         maybe_sq.append(sq[maybe])
     if rng is None or potential == 0.0:
-        picked = picked_sq = picked_mass = np.empty(0)
+        picked = picked_sq = np.empty(0)
     else:
         rows, draws, mass, sq = (np.concatenate(parts) for parts in
                                  (maybe_rows, maybe_draws, maybe_mass, maybe_sq))
         drawn = draws < mass / potential
-        picked, picked_sq, picked_mass = rows[drawn], sq[drawn], mass[drawn]
-    return _Read(potential, candidate_weights, picked.astype(np.int64), picked_sq, picked_mass,
-                 farthest_sq)
+        picked, picked_sq = rows[drawn], sq[drawn]
+    return _Read(potential, candidate_weights, picked.astype(np.int64), picked_sq, farthest_sq)
 
 
 # n_rounds="auto": sample at least this many rounds and at most this many,
@@ -769,7 +767,7 @@ AUTO_ROUNDS_CUT = 2.0
 PREDICTION_ROWS = (32, 2048)
 
 
-def _predicted_cut(batch: np.ndarray, read: _Read, ell: float) -> float:
+def _predicted_cut(batch: np.ndarray, read: _Read, weights, ell: float) -> float:
     """By how much adding ``batch``, the next round's draws, would cut the
     potential, estimated from the draws themselves before any row is read
     again: each drawn row's distance to the other drawn rows stands for what
@@ -783,10 +781,10 @@ def _predicted_cut(batch: np.ndarray, read: _Read, ell: float) -> float:
         part = used[start:start + table.shape[0]]
         table[np.arange(part.size), part] = np.inf  # not itself
         others_sq[start:start + part.size] = table.min(axis=1)
-    sq, mass = read.picked_sq[used], read.picked_mass[used]
-    chance = np.minimum(mass / read.potential, 1.0)
+    sq, w = read.picked_sq[used], weights[read.picked[used]]
+    chance = np.minimum(ell * w * sq / read.potential, 1.0)  # as the draws gave it
     kept = np.minimum(others_sq / sq, 1.0)  # sq > 0: a row at 0 is never drawn
-    estimate = float(np.sum(mass / ell * kept / chance)) * n_drawn / used.size
+    estimate = float(np.sum(w * sq * kept / chance)) * n_drawn / used.size
     return read.potential / estimate if estimate > 0 else np.inf
 
 # The sampling ranks a batch of candidates by a float32 product where the
@@ -831,7 +829,7 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
         if read.picked.size:
             batch = _rows(X, read.picked)
             if (round_ > min_rounds and batch.shape[0] >= PREDICTION_ROWS[0]
-                    and _predicted_cut(batch, read, ell) < AUTO_ROUNDS_CUT):
+                    and _predicted_cut(batch, read, weights, ell) < AUTO_ROUNDS_CUT):
                 break
             rank_dtype = _rank_dtype(scale_sq, n, batch)
             reach = None if data.sparse else _Reach.of(
