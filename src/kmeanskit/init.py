@@ -247,7 +247,9 @@ class _Seeding:
             self.x_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
 
     def sample(self, rng, size: int) -> np.ndarray:
-        """Rows drawn in proportion to weight x closest squared distance.
+        """Rows drawn in proportion to weight x closest squared distance
+        (``_kernels.seeding_loop.sample_rows`` is the compiled loops' twin:
+        keep the two alike, as the seeds test does).
 
         One uniform draw per row, as a search in the cumulative potential
         would use, but found in two levels: the chunk from the per-chunk
@@ -397,7 +399,8 @@ def _center_distances(centers):
 
 
 def _replace_center(centers, q, dist, neighbour) -> None:
-    """Update :func:`_center_distances`'s output after centre ``q`` moved."""
+    """Update :func:`_center_distances`'s output after centre ``q`` moved
+    (both have compiled twins in ``_kernels.seeding_loop``)."""
     row = cdist(centers[q:q + 1], centers)[0]
     row[q] = np.inf
     dist[q, :] = dist[:, q] = row

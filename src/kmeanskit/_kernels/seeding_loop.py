@@ -187,6 +187,15 @@ def _squared_norms(rows, out):
 
 
 @njit(cache=True)
+def _sum_groups(group_base, out):
+    """``out = group_base.sum(axis=0)``, adding the groups in order."""
+    for c in range(out.shape[0]):
+        out[c] = group_base[0, c]
+        for g in range(1, group_base.shape[0]):
+            out[c] += group_base[g, c]
+
+
+@njit(cache=True)
 def local_search(X, weights, uniforms, n_steps, t, n_groups, centers, center_rows,
                  closest_sq, closest_id, chunk_potential):
     """LocalSearch++ as ``init._local_search`` runs it: ``n_steps`` times
@@ -204,13 +213,14 @@ def local_search(X, weights, uniforms, n_steps, t, n_groups, centers, center_row
     group_base = np.empty((n_groups, k))
     update_rows(X, weights, centers, center_sq, np.int64(-1), np.zeros(k), center_dist, neighbour,
                 closest_sq, closest_id, second_sq, second_id, chunk_potential, group_base)
+    base = np.empty(k)  # group_base summed in group order; changes only with a swap
+    _sum_groups(group_base, base)
     group_gain = np.empty((n_groups, t))
     group_delta = np.empty((n_groups, t, k))
     rows = np.empty(t, dtype=np.int64)
     points = np.empty((t, X.shape[1]), dtype=X.dtype)
     points_sq = np.empty(t)
     point_center_dist = np.empty((t, k))
-    base = np.empty(k)
     for step in range(n_steps):
         potential = 0.0
         for c in range(chunk_potential.shape[0]):
@@ -230,10 +240,6 @@ def local_search(X, weights, uniforms, n_steps, t, n_groups, centers, center_row
                    second_sq, group_gain, group_delta)
         # Sums in group order, (gain + base) + delta, the first least wins:
         # as the Python loop's NumPy expression and argmin.
-        for c in range(k):
-            base[c] = group_base[0, c]
-            for g in range(1, n_groups):
-                base[c] += group_base[g, c]
         best, q, least = np.int64(0), np.int64(0), np.inf
         for j in range(t):
             gain = group_gain[0, j]
@@ -255,4 +261,5 @@ def local_search(X, weights, uniforms, n_steps, t, n_groups, centers, center_row
         update_rows(X, weights, centers, center_sq, q, point_center_dist[best], center_dist,
                     neighbour, closest_sq, closest_id, second_sq, second_id, chunk_potential,
                     group_base)
+        _sum_groups(group_base, base)
     return n_steps
