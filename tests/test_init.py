@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.stats import chi2
 from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
 
@@ -115,8 +116,16 @@ def test_kmeans_plusplus_matches_a_plain_reference(rng):
 QUALITY_SEEDS = range(20)
 
 
-@pytest.mark.parametrize("k", [8, 40])
-def test_kmeans_plusplus_quality_matches_sklearn(rng, k):
+def _batches_at_any_size(monkeypatch):
+    """Greedy k-means++ in batches of steps whatever the shape."""
+    for name in ("BATCHED_MIN_ROWS", "BATCHED_MIN_CLUSTERS", "BATCHED_MIN_CLUSTERS_LOW_DIMENSION"):
+        monkeypatch.setattr(init_module, name, 0)
+
+
+@pytest.mark.parametrize("k, steps", [(8, "one by one"), (40, "one by one"), (40, "batched")])
+def test_kmeans_plusplus_quality_matches_sklearn(rng, monkeypatch, k, steps):
+    if steps == "batched":
+        _batches_at_any_size(monkeypatch)
     X, _ = blobs(rng, n=3000, d=5, k=25, spread=8.0)
     ours = [_inertia(X, kmeans_plusplus(X, k, random_state=s)[0]) for s in QUALITY_SEEDS]
     theirs = [_inertia(X, sklearn_kmeans_plusplus(X, k, random_state=s)[0])
@@ -435,6 +444,114 @@ def test_compiled_seeding_loops_choose_what_the_python_loops_choose(rng, monkeyp
         np.testing.assert_array_equal(ours, python)
     if case == "zero potential":
         assert len(np.unique(results[True][0], axis=0)) == n_clusters
+
+
+def _seeding_state(monkeypatch):
+    """The _Seeding objects k-means++ creates, kept for inspection."""
+    made = []
+    original = init_module._Seeding.__init__
+
+    def keep(self, *args):
+        original(self, *args)
+        made.append(self)
+    monkeypatch.setattr(init_module._Seeding, "__init__", keep)
+    return made
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batched_seeding_leaves_every_rows_closest_centre_exact(rng, monkeypatch, dtype, weighted):
+    # The batch's lists hold every row a chosen centre brings closer, from a
+    # float32 screen: a pair it wrongly dropped would leave a row's distance
+    # too large here.  Offset far from the origin, so that the product
+    # cancels most digits and only the centring keeps the screen tight.
+    X, _ = blobs(rng, n=6000, d=16, k=60, spread=8.0, dtype=dtype)
+    X += dtype(1000.0)
+    _batches_at_any_size(monkeypatch)
+    weights = rng.uniform(0.2, 3.0, len(X)) if weighted else np.ones(len(X))
+    made = _seeding_state(monkeypatch)
+    calls = []
+    monkeypatch.setattr(init_module, "_batched_greedy",
+                        lambda *a, f=init_module._batched_greedy: calls.append(1) or f(*a))
+    centers, indices = init_module._kmeans_plusplus(X, 80, weights, np.random.default_rng(2))
+    assert calls
+    np.testing.assert_array_equal(centers, X[indices])
+    assert len(np.unique(indices)) == 80
+    seeding = made[0]
+    exact = ((X[:, None, :].astype(np.float64) - centers[None].astype(np.float64)) ** 2).sum(-1)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(seeding.closest_sq, exact.min(axis=1), rtol=rtol)
+    np.testing.assert_allclose(exact[np.arange(len(X)), seeding.closest_id], exact.min(axis=1),
+                               rtol=rtol)
+    chunks = np.arange(0, len(X), init_module.SEEDING_CHUNK_ROWS)
+    np.testing.assert_allclose(seeding.chunk_potential,
+                               np.add.reduceat(weights * seeding.closest_sq, chunks))
+
+
+def _greedy_seed_law(X, weights, k, t):
+    """Exact probability of each set of seeds under greedy k-means++ with t
+    draws a step (the first of equal gains wins), by enumeration."""
+    sq = (X[:, None, 0] - X[None, :, 0]) ** 2
+    law = {}
+
+    def walk(chosen, closest, probability):
+        if len(chosen) == k:
+            key = frozenset(chosen)
+            law[key] = law.get(key, 0.0) + probability
+            return
+        mass = weights * closest
+        draw = mass / mass.sum()
+        gains = (weights * np.maximum(closest[None, :] - sq, 0.0)).sum(axis=1)
+        for draws in np.ndindex(*(len(X),) * t):
+            p = np.prod(draw[list(draws)])
+            if p == 0.0:
+                continue
+            best = max(draws, key=lambda j: gains[j])  # the first of equal gains
+            walk(chosen + [best], np.minimum(closest, sq[best]), probability * p)
+
+    for first in range(len(X)):
+        walk([first], sq[first].copy(), weights[first] / weights.sum())
+    return law
+
+
+@pytest.mark.parametrize("steps", ["one by one", "batched"])
+def test_greedy_seeds_follow_the_exact_law(monkeypatch, steps):
+    # Batches draw their proposals from the potential at the batch's start
+    # and accept them by rejection: the seeds must still follow greedy
+    # k-means++'s law exactly, the same as the steps one by one.  Six rows,
+    # four seeds, two draws a step: every outcome's probability enumerated.
+    if steps == "batched":
+        _batches_at_any_size(monkeypatch)
+    X = np.array([[0.0], [1.0], [3.0], [7.0], [15.0], [31.0]])
+    weights = np.array([1.0, 2.0, 1.0, 1.0, 2.0, 1.0])
+    law = _greedy_seed_law(X, weights, 4, 2)
+    runs = 2000
+    counts = {}
+    for seed in range(runs):
+        _, indices = init_module._kmeans_plusplus(X, 4, weights, np.random.default_rng(seed),
+                                                  n_local_trials=2)
+        key = frozenset(int(i) for i in indices)
+        counts[key] = counts.get(key, 0) + 1
+    assert set(counts) <= set(law)
+    # Pearson's chi-square over the outcomes, the rare ones pooled.
+    expected = np.array([law[key] * runs for key in law])
+    observed = np.array([counts.get(key, 0) for key in law])
+    rare = expected < 5
+    expected = np.append(expected[~rare], expected[rare].sum())
+    observed = np.append(observed[~rare], observed[rare].sum())
+    statistic = ((observed - expected) ** 2 / expected).sum()
+    assert statistic < chi2.ppf(0.999, len(expected) - 1)
+
+
+def test_batched_seeding_is_deterministic_across_threads(rng, monkeypatch):
+    X, _ = blobs(rng, n=40_000, d=16, k=70, spread=20.0)
+    calls = []
+    monkeypatch.setattr(init_module, "_batched_greedy",
+                        lambda *a, f=init_module._batched_greedy: calls.append(1) or f(*a))
+    one = kmeans_plusplus(X, 70, random_state=4, n_threads=1)
+    two = kmeans_plusplus(X, 70, random_state=4, n_threads=2)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(one[1], two[1])
 
 
 @pytest.mark.parametrize("init", ["local-search++", "k-means||"])

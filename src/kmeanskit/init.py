@@ -26,6 +26,13 @@ from ._kernels.seeding import (
     keep_candidate_direct,
     keys_within,
 )
+from ._kernels.seeding_batch import (
+    SCREEN_TASK_ROWS,
+    batch_steps,
+    by_proposal,
+    compact_tasks,
+    screened_pairs,
+)
 from ._kernels.seeding_loop import greedy_seeding, local_search
 from ._threads import thread_limits
 from ._validation import (
@@ -239,7 +246,8 @@ class _Seeding:
             n_candidates * n * 8 <= KEPT_DISTANCES_MAX_BYTES and not is_memory_mapped(X))
         self.cand_dist = np.empty((n_candidates, n if keep else 0))
         # Dense rows in memory whose distances are kept can run the loops
-        # compiled (_compiled_loops); else they run in Python around the kernels.
+        # compiled (_compiled_greedy, _compiled_local_search) or batched
+        # (_batched_greedy); else they run in Python around the kernels.
         self.compiled_loops = keep and not sp.issparse(X)
         self.n_chunks = -(-n // SEEDING_CHUNK_ROWS)
         self.chunk_potential = np.zeros(self.n_chunks)
@@ -328,24 +336,38 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_sea
 
     first = _pick_weighted(weights, rng, 1)[0]
     n_steps = local_search_steps if n_clusters > 1 else 0
-    if seeding.compiled_loops and n_clusters - 1 + n_steps >= COMPILED_LOOPS_MIN_STEPS:
-        _compiled_loops(seeding, first, centers, indices, rng, n_local_trials, n_steps)
-        return centers, indices
+    compiled = seeding.compiled_loops and n_clusters - 1 + n_steps >= COMPILED_LOOPS_MIN_STEPS
+    if seeding.compiled_loops and _batches_pay(X, n_clusters):
+        _batched_greedy(seeding, first, centers, indices, rng, n_local_trials)
+    elif compiled:
+        _compiled_greedy(seeding, first, centers, indices, rng, n_local_trials)
+    else:
+        _first_center(seeding, first, centers, indices)
+        _greedy_steps(seeding, centers, indices, rng, n_local_trials, 1)
+    if n_steps and compiled:
+        _compiled_local_search(seeding, centers, indices, rng, n_local_trials, n_steps)
+    elif n_steps:
+        _local_search(seeding, centers, indices, rng, n_steps, n_local_trials)
+    return centers, indices
+
+
+def _first_center(seeding: _Seeding, first, centers, indices) -> None:
     indices[0] = first
-    centers[0] = _rows(X, [first])[0]
+    centers[0] = _rows(seeding.X, [first])[0]
     seeding.gains(centers[:1], np.zeros((1, 1)))  # every distance to the first centre
     seeding.keep(0, 0)
-    for c in range(1, n_clusters):
-        candidates_idx = seeding.sample(rng, n_local_trials)
-        candidates = _rows(X, candidates_idx)
+
+
+def _greedy_steps(seeding: _Seeding, centers, indices, rng, n_trials: int, start: int) -> None:
+    """Greedy k-means++ steps from centre ``start`` on, step by step."""
+    for c in range(start, centers.shape[0]):
+        candidates_idx = seeding.sample(rng, n_trials)
+        candidates = _rows(seeding.X, candidates_idx)
         to_chosen = _pairwise_sq(candidates, centers[:c])
         best = int(np.argmax(seeding.gains(candidates, to_chosen)))
         indices[c] = candidates_idx[best]
         centers[c] = candidates[best]
         seeding.keep(best, c)
-    if n_steps:
-        _local_search(seeding, centers, indices, rng, n_steps, n_local_trials)
-    return centers, indices
 
 
 # The loops run compiled (where they can) from this many steps (greedy and
@@ -357,26 +379,149 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_sea
 COMPILED_LOOPS_MIN_STEPS = 64
 
 
-def _compiled_loops(seeding: _Seeding, first, centers, indices, rng, n_trials: int,
-                    n_steps: int) -> None:
-    """:func:`_kmeans_plusplus`'s loop and :func:`_local_search`'s in compiled
-    code (dense X in memory): the same draws, the same seeds.  The uniforms
-    are drawn ahead; a local search stopped early by zero potential returns
-    the unused ones (the generator is reset and draws only those used)."""
-    X, weights = seeding.X, seeding.weights
+def _compiled_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: int) -> None:
+    """:func:`_kmeans_plusplus`'s greedy loop in compiled code (dense X in
+    memory): the same draws (drawn ahead), the same seeds."""
     k = centers.shape[0]
-    greedy_seeding(X, weights, first, rng.uniform(size=(k - 1) * n_trials), n_trials, centers,
-                   indices, seeding.closest_sq, seeding.closest_id, seeding.cand_dist,
-                   seeding.chunk_potential)
-    if not n_steps:
-        return
+    greedy_seeding(seeding.X, seeding.weights, first, rng.uniform(size=(k - 1) * n_trials),
+                   n_trials, centers, indices, seeding.closest_sq, seeding.closest_id,
+                   seeding.cand_dist, seeding.chunk_potential)
+
+
+def _compiled_local_search(seeding: _Seeding, centers, indices, rng, n_trials: int,
+                           n_steps: int) -> None:
+    """:func:`_local_search` in compiled code (dense X in memory): the same
+    draws, the same seeds.  The uniforms are drawn ahead; a search stopped
+    early by zero potential returns the unused ones (the generator is reset
+    and draws only those used)."""
     before = rng.bit_generator.state
-    ran = local_search(X, weights, rng.uniform(size=n_steps * n_trials), n_steps, n_trials,
-                       _local_search_groups(seeding.n_chunks), centers, indices,
+    ran = local_search(seeding.X, seeding.weights, rng.uniform(size=n_steps * n_trials), n_steps,
+                       n_trials, _local_search_groups(seeding.n_chunks), centers, indices,
                        seeding.closest_sq, seeding.closest_id, seeding.chunk_potential)
     if ran < n_steps:
         rng.bit_generator.state = before
         rng.uniform(size=ran * n_trials)
+
+
+# Greedy k-means++ in batches of steps (``_kernels.seeding_batch``): one pass
+# over the rows serves a batch's steps.  Used on dense rows in memory from
+# BATCHED_MIN_ROWS rows and BATCHED_MIN_CLUSTERS clusters on (below 8
+# features, from BATCHED_MIN_CLUSTERS_LOW_DIMENSION), where it measured
+# faster than the steps one by one: 1.1-1.8x at 64 clusters (8-784
+# features), 2.1x at (100,000, 16, 256), 3.8x at (300,000, 8, 1,000), but
+# 0.5-0.6x at 10-16 clusters and at (100,000, 2, 100) (benchmarks/RESULTS.md).
+BATCHED_MIN_ROWS = 2**15
+BATCHED_MIN_CLUSTERS = 64
+BATCHED_MIN_FEATURES = 8
+BATCHED_MIN_CLUSTERS_LOW_DIMENSION = 256
+# Proposals per batch: t for the first, doubling up to BATCH_MAX_PROPOSALS,
+# and no more than would give about BATCH_PAIRS_PER_ROW x n pairs (from the
+# last batch's pairs per proposal).
+BATCH_MAX_PROPOSALS = 256
+BATCH_PAIRS_PER_ROW = 4
+# Bytes of the screen's per-task output (pairs x 16) a call may take; the
+# rows to screen are cut into segments to stay under it.
+BATCH_SCREEN_BYTES = 64 * 2**20
+
+
+def _batches_pay(X, n_clusters: int) -> bool:
+    n, d = X.shape
+    min_clusters = (BATCHED_MIN_CLUSTERS if d >= BATCHED_MIN_FEATURES
+                    else BATCHED_MIN_CLUSTERS_LOW_DIMENSION)
+    return n >= BATCHED_MIN_ROWS and n_clusters >= min_clusters
+
+
+def _proposal_lists(X, rows, mean, proposals, limit_sq, capacity: int):
+    """For each proposal, the rows of ``rows`` it brings closer than
+    ``limit_sq`` and their exact squared distances, as (indptr, rows,
+    squared distances); and the capacity (pairs per row) the screen needed."""
+    n_proposals, d = proposals.shape
+    proposals32 = np.empty((n_proposals, d + 1), np.float32)
+    proposals32[:, :d] = proposals - mean
+    proposal_sq = _squared_norms(proposals32[:, :d])
+    proposals32[:, d] = -proposal_sq / 2.0
+    largest_norm = float(np.sqrt(proposal_sq.max()))
+    pieces = [(np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0))]
+    total, start = 0, 0
+    while start < rows.size:
+        segment_rows = max(BATCH_SCREEN_BYTES // (16 * capacity), SCREEN_TASK_ROWS)
+        segment = rows[start:start + segment_rows]
+        n_tasks = -(-segment.size // SCREEN_TASK_ROWS)
+        size = n_tasks * SCREEN_TASK_ROWS * capacity
+        pair_rows, pair_proposals = np.empty(size, np.int32), np.empty(size, np.int32)
+        pair_sq, task_pairs = np.empty(size), np.empty(n_tasks, np.int64)
+        screened_pairs(X, segment, mean, proposals, proposals32, largest_norm, limit_sq,
+                       capacity, pair_rows, pair_proposals, pair_sq, task_pairs)
+        if (task_pairs < 0).any():  # some task's pairs did not fit: again, wider
+            capacity = min(2 * capacity, n_proposals)
+            continue
+        count = int(task_pairs.sum())
+        piece = (np.empty(count, np.int32), np.empty(count, np.int32), np.empty(count))
+        compact_tasks(task_pairs, SCREEN_TASK_ROWS * capacity, pair_rows, pair_proposals,
+                      pair_sq, *piece, 0)
+        pieces.append(piece)
+        total += count
+        start += segment.size
+    pair_rows, pair_proposals, pair_sq = (np.concatenate(p) for p in zip(*pieces, strict=True))
+    indptr = np.empty(n_proposals + 1, np.int64)
+    list_rows, list_sq = np.empty(total, np.int32), np.empty(total)
+    by_proposal(pair_rows, pair_proposals, pair_sq, indptr, list_rows, list_sq)
+    return indptr, list_rows, list_sq, capacity
+
+
+def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: int) -> None:
+    """Greedy k-means++ (the algorithm of :func:`_kmeans_plusplus`'s loop) in
+    batches of steps.  Each batch draws proposals from the potential at its
+    start and the steps accept them by rejection (``_kernels.seeding_batch``):
+    the same distribution of seeds as the step-by-step loop, from other
+    draws.  Leaves every row's closest centre and the chunk potentials, as
+    the step-by-step loop does."""
+    X, weights = seeding.X, seeding.weights
+    n = X.shape[0]
+    k = centers.shape[0]
+    closest_sq, closest_id = seeding.closest_sq, seeding.closest_id
+    _first_center(seeding, first, centers, indices)
+    # The float32 screen's error bound needs squared norms about the mean
+    # (at most 4 x the farthest row from the first centre) well inside
+    # float32's range; else the steps go one by one.
+    low, high = FLOAT32_RANK_RANGE
+    if not low <= 4.0 * closest_sq.max() <= high:
+        _greedy_steps(seeding, centers, indices, rng, n_trials, 1)
+        return
+    mean = X.mean(axis=0, dtype=np.float64)
+    n_proposals, capacity = n_trials, n_trials
+    done = 1
+    while done < k:
+        limit_sq = closest_sq.copy()
+        cumulative = np.cumsum(weights * limit_sq)
+        if not cumulative[-1] > 0.0:
+            # Fewer distinct rows than centres: the rest repeat the last row,
+            # as the step-by-step loop's draws do on zero potential.
+            indices[done:], centers[done:] = n - 1, X[n - 1]
+            break
+        targets = rng.uniform(size=n_proposals) * cumulative[-1]
+        proposal_rows = np.minimum(np.searchsorted(cumulative, targets, side="right"), n - 1)
+        accept_uniforms = rng.uniform(size=n_proposals)
+        proposals = X[proposal_rows]
+        # A row can get closer only to proposals within twice its distance of
+        # its closest centre: rows no proposal is that near are not read.
+        nearest_sq = cdist(proposals, centers[:done], "sqeuclidean").min(axis=0)
+        rows = np.flatnonzero(nearest_sq[closest_id] < 4.0 * limit_sq)
+        indptr, list_rows, list_sq, capacity = _proposal_lists(
+            X, rows, mean, proposals, limit_sq, capacity)
+        chosen = np.empty(n_proposals, np.int64)
+        steps = batch_steps(proposal_rows, accept_uniforms, indptr, list_rows, list_sq, weights,
+                            limit_sq, n_trials, done, k, closest_sq, closest_id, chosen)
+        indices[done:done + steps] = proposal_rows[chosen[:steps]]
+        centers[done:done + steps] = proposals[chosen[:steps]]
+        done += steps
+        pairs_per_proposal = max(list_rows.size / n_proposals, 1.0)
+        n_proposals = int(min(2 * n_proposals, BATCH_MAX_PROPOSALS,
+                              max(n_trials, BATCH_PAIRS_PER_ROW * n / pairs_per_proposal)))
+        # Room per row for the next screen: a few times this batch's mean.
+        capacity = int(min(n_proposals, max(8, -(-4 * list_rows.size // max(rows.size, 1)))))
+    seeding.chunk_potential[:] = np.add.reduceat(
+        weights * closest_sq, np.arange(0, n, SEEDING_CHUNK_ROWS))
 
 
 def _local_search_groups(n_chunks: int) -> int:
