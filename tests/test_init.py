@@ -446,7 +446,7 @@ def test_compiled_seeding_loops_choose_what_the_python_loops_choose(rng, monkeyp
         assert len(np.unique(results[True][0], axis=0)) == n_clusters
 
 
-def _seeding_state(monkeypatch):
+def _kept_seedings(monkeypatch):
     """The _Seeding objects k-means++ creates, kept for inspection."""
     made = []
     original = init_module._Seeding.__init__
@@ -469,7 +469,7 @@ def test_batched_seeding_leaves_every_rows_closest_centre_exact(rng, monkeypatch
     X += dtype(1000.0)
     _batches_at_any_size(monkeypatch)
     weights = rng.uniform(0.2, 3.0, len(X)) if weighted else np.ones(len(X))
-    made = _seeding_state(monkeypatch)
+    made = _kept_seedings(monkeypatch)
     calls = []
     monkeypatch.setattr(init_module, "_batched_greedy",
                         lambda *a, f=init_module._batched_greedy: calls.append(1) or f(*a))
