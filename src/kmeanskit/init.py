@@ -30,7 +30,6 @@ from ._kernels.seeding_batch import (
     SCREEN_TASK_ROWS,
     batch_steps,
     by_proposal,
-    compact_tasks,
     screened_pairs,
 )
 from ._kernels.seeding_loop import greedy_seeding, local_search
@@ -332,12 +331,15 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_sea
     local_search_steps = _local_search_steps(local_search_steps, n_clusters, n_local_trials)
     centers = np.empty((n_clusters, n_features), dtype=X.dtype)
     indices = np.empty(n_clusters, dtype=np.int64)
-    seeding = _Seeding(X, weights, max(n_local_trials, 1))
+    batched = (not sp.issparse(X) and not is_memory_mapped(X)
+               and _batches_pay(X, n_clusters))
+    # Batches keep their own lists: only the first centre's distances here.
+    seeding = _Seeding(X, weights, 1 if batched else max(n_local_trials, 1))
 
     first = _pick_weighted(weights, rng, 1)[0]
     n_steps = local_search_steps if n_clusters > 1 else 0
     compiled = seeding.compiled_loops and n_clusters - 1 + n_steps >= COMPILED_LOOPS_MIN_STEPS
-    if seeding.compiled_loops and _batches_pay(X, n_clusters):
+    if batched:
         _batched_greedy(seeding, first, centers, indices, rng, n_local_trials)
     elif compiled:
         _compiled_greedy(seeding, first, centers, indices, rng, n_local_trials)
@@ -417,11 +419,11 @@ BATCHED_MIN_CLUSTERS_LOW_DIMENSION = 256
 # Proposals per batch: t for the first, doubling up to BATCH_MAX_PROPOSALS,
 # and no more than would give about BATCH_PAIRS_PER_ROW x n pairs (from the
 # last batch's pairs per proposal).
-BATCH_MAX_PROPOSALS = 256
-BATCH_PAIRS_PER_ROW = 4
+BATCH_MAX_PROPOSALS = 512
+BATCH_PAIRS_PER_ROW = 6
 # Bytes of the screen's per-task output (pairs x 16) a call may take; the
 # rows to screen are cut into segments to stay under it.
-BATCH_SCREEN_BYTES = 64 * 2**20
+BATCH_SCREEN_BYTES = 16 * 2**20
 
 
 def _batches_pay(X, n_clusters: int) -> bool:
@@ -431,42 +433,61 @@ def _batches_pay(X, n_clusters: int) -> bool:
     return n >= BATCHED_MIN_ROWS and n_clusters >= min_clusters
 
 
-def _proposal_lists(X, rows, mean, proposals, limit_sq, capacity: int):
+class _Scratch:
+    """Arrays kept from batch to batch and grown as needed: a fresh array is
+    paid for again in page faults (25-30 ms a batch at 200,000 rows)."""
+
+    def __init__(self):
+        self.arrays = {}
+
+    def take(self, name: str, size: int, dtype, keep: int = 0) -> np.ndarray:
+        """``size`` elements of the array ``name``; its first ``keep`` ones
+        survive a growth (by a quarter at least)."""
+        array = self.arrays.get(name)
+        if array is None or array.size < size:
+            grown = np.empty(max(size, 5 * (0 if array is None else array.size) // 4), dtype)
+            if keep:
+                grown[:keep] = array[:keep]
+            array = self.arrays[name] = grown
+        return array[:size]
+
+
+def _proposal_lists(X, rows, mean, proposals, limit_sq, capacity: int, scratch: _Scratch):
     """For each proposal, the rows of ``rows`` it brings closer than
-    ``limit_sq`` and their exact squared distances, as (indptr, rows,
-    squared distances); and the capacity (pairs per row) the screen needed."""
+    ``limit_sq`` and their exact squared distances, as ``batch_steps`` takes
+    them (indptr per segment, rows, squared distances); and the capacity
+    (pairs per row) the screen needed."""
     n_proposals, d = proposals.shape
     proposals32 = np.empty((n_proposals, d + 1), np.float32)
     proposals32[:, :d] = proposals - mean
     proposal_sq = _squared_norms(proposals32[:, :d])
     proposals32[:, d] = -proposal_sq / 2.0
     largest_norm = float(np.sqrt(proposal_sq.max()))
-    pieces = [(np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0))]
-    total, start = 0, 0
+    indptr, total, start = [], 0, 0
     while start < rows.size:
         segment_rows = max(BATCH_SCREEN_BYTES // (16 * capacity), SCREEN_TASK_ROWS)
         segment = rows[start:start + segment_rows]
         n_tasks = -(-segment.size // SCREEN_TASK_ROWS)
         size = n_tasks * SCREEN_TASK_ROWS * capacity
-        pair_rows, pair_proposals = np.empty(size, np.int32), np.empty(size, np.int32)
-        pair_sq, task_pairs = np.empty(size), np.empty(n_tasks, np.int64)
+        screened = (scratch.take("screened rows", size, np.int32),
+                    scratch.take("screened proposals", size, np.int32),
+                    scratch.take("screened sq", size, np.float64))
+        task_pairs = np.empty(n_tasks, np.int64)
         screened_pairs(X, segment, mean, proposals, proposals32, largest_norm, limit_sq,
-                       capacity, pair_rows, pair_proposals, pair_sq, task_pairs)
+                       capacity, *screened, task_pairs)
         if (task_pairs < 0).any():  # some task's pairs did not fit: again, wider
             capacity = min(2 * capacity, n_proposals)
             continue
-        count = int(task_pairs.sum())
-        piece = (np.empty(count, np.int32), np.empty(count, np.int32), np.empty(count))
-        compact_tasks(task_pairs, SCREEN_TASK_ROWS * capacity, pair_rows, pair_proposals,
-                      pair_sq, *piece, 0)
-        pieces.append(piece)
-        total += count
+        end = total + int(task_pairs.sum())
+        list_rows = scratch.take("list rows", end, np.int32, keep=total)
+        list_sq = scratch.take("list sq", end, np.float64, keep=total)
+        indptr.append(np.empty(n_proposals + 1, np.int64))
+        total = by_proposal(task_pairs, SCREEN_TASK_ROWS * capacity, *screened, indptr[-1],
+                            list_rows, list_sq, total)
         start += segment.size
-    pair_rows, pair_proposals, pair_sq = (np.concatenate(p) for p in zip(*pieces, strict=True))
-    indptr = np.empty(n_proposals + 1, np.int64)
-    list_rows, list_sq = np.empty(total, np.int32), np.empty(total)
-    by_proposal(pair_rows, pair_proposals, pair_sq, indptr, list_rows, list_sq)
-    return indptr, list_rows, list_sq, capacity
+    indptr = np.array(indptr).reshape(-1, n_proposals + 1)
+    return (indptr, scratch.take("list rows", total, np.int32),
+            scratch.take("list sq", total, np.float64), capacity)
 
 
 def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: int) -> None:
@@ -490,10 +511,12 @@ def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: i
         return
     mean = X.mean(axis=0, dtype=np.float64)
     n_proposals, capacity = n_trials, n_trials
+    scratch = _Scratch()
+    limit_sq, cumulative = np.empty(n), np.empty(n)
     done = 1
     while done < k:
-        limit_sq = closest_sq.copy()
-        cumulative = np.cumsum(weights * limit_sq)
+        limit_sq[:] = closest_sq
+        np.cumsum(np.multiply(weights, limit_sq, out=cumulative), out=cumulative)
         if not cumulative[-1] > 0.0:
             # Fewer distinct rows than centres: the rest repeat the last row,
             # as the step-by-step loop's draws do on zero potential.
@@ -508,7 +531,7 @@ def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: i
         nearest_sq = cdist(proposals, centers[:done], "sqeuclidean").min(axis=0)
         rows = np.flatnonzero(nearest_sq[closest_id] < 4.0 * limit_sq)
         indptr, list_rows, list_sq, capacity = _proposal_lists(
-            X, rows, mean, proposals, limit_sq, capacity)
+            X, rows, mean, proposals, limit_sq, capacity, scratch)
         chosen = np.empty(n_proposals, np.int64)
         steps = batch_steps(proposal_rows, accept_uniforms, indptr, list_rows, list_sq, weights,
                             limit_sq, n_trials, done, k, closest_sq, closest_id, chosen)
@@ -518,8 +541,8 @@ def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: i
         pairs_per_proposal = max(list_rows.size / n_proposals, 1.0)
         n_proposals = int(min(2 * n_proposals, BATCH_MAX_PROPOSALS,
                               max(n_trials, BATCH_PAIRS_PER_ROW * n / pairs_per_proposal)))
-        # Room per row for the next screen: a few times this batch's mean.
-        capacity = int(min(n_proposals, max(8, -(-4 * list_rows.size // max(rows.size, 1)))))
+        # Room per row for the next screen: twice this batch's mean.
+        capacity = int(min(n_proposals, max(8, -(-2 * list_rows.size // max(rows.size, 1)))))
     seeding.chunk_potential[:] = np.add.reduceat(
         weights * closest_sq, np.arange(0, n, SEEDING_CHUNK_ROWS))
 
