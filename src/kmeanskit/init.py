@@ -539,8 +539,11 @@ def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: i
         centers[done:done + steps] = proposals[chosen[:steps]]
         done += steps
         pairs_per_proposal = max(list_rows.size / n_proposals, 1.0)
+        # No more than the steps left can take (with a quarter more for
+        # the rejected ones).
         n_proposals = int(min(2 * n_proposals, BATCH_MAX_PROPOSALS,
-                              max(n_trials, BATCH_PAIRS_PER_ROW * n / pairs_per_proposal)))
+                              max(n_trials, BATCH_PAIRS_PER_ROW * n / pairs_per_proposal),
+                              n_trials * (5 * (k - done) // 4 + 1)))
         # Room per row for the next screen: twice this batch's mean.
         capacity = int(min(n_proposals, max(8, -(-2 * list_rows.size // max(rows.size, 1)))))
     seeding.chunk_potential[:] = np.add.reduceat(
