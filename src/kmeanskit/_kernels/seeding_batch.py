@@ -53,11 +53,12 @@ def _centred_block(X, rows, m, mean, out, norms):
     also leaves the rows in cache for the exact distances that follow."""
     d = X.shape[1]
     for i in range(m):
+        row = rows[i]
+        for f in range(d):  # two loops: one that fused them did not vectorise
+            out[i, f] = np.float32(np.float64(X[row, f]) - mean[f])
         s = 0.0
         for f in range(d):
-            v = np.float32(np.float64(X[rows[i], f]) - mean[f])
-            out[i, f] = v
-            s += np.float64(v) * np.float64(v)
+            s += np.float64(out[i, f]) * np.float64(out[i, f])
         out[i, d] = 1.0
         norms[i] = np.sqrt(s)
     out[m:] = 0.0
