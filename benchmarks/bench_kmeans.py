@@ -69,6 +69,7 @@ def bench_seeding(n, d, k, dtype, repeat):
 
     X = make_blobs(n, d, k, dtype)
     kmeans_plusplus(X[:5000], 10, random_state=0)
+    kmeans_plusplus(X[:40_000], 256, random_state=0)  # in batches (64+ clusters)
     kmeans_parallel(X[:5000], 10, random_state=0)
     kmeans_plusplus(X[:5000], 10, local_search_steps="auto", random_state=0)
 
@@ -94,6 +95,35 @@ def bench_seeding(n, d, k, dtype, repeat):
             "sk_pot": potential(sk)}
 
 
+# Shapes around the crossovers of k-means++ in batches against its steps one
+# by one (``kmeanskit.init.BATCHED_MIN_*``).
+BATCH_SHAPES = [(40_000, 16, 16), (60_000, 784, 10), (1_000_000, 2, 16), (100_000, 2, 100),
+                (200_000, 8, 64), (200_000, 32, 64), (50_000, 64, 64), (60_000, 784, 64),
+                (200_000, 4, 256), (100_000, 16, 256), (100_000, 2, 512),
+                (200_000, 64, 512), (300_000, 8, 1000)]
+
+
+def bench_batches(n, d, k, repeat):
+    """k-means++ seconds in batches and step by step, same data and seed."""
+    import kmeanskit.init as init
+    from kmeanskit import kmeans_plusplus
+
+    X = make_blobs(n, d, k, np.float64)
+    thresholds = {name: getattr(init, name) for name in (
+        "BATCHED_MIN_ROWS", "BATCHED_MIN_CLUSTERS", "BATCHED_MIN_CLUSTERS_LOW_DIMENSION")}
+    times = {}
+    try:
+        for mode, value in (("batches", 0), ("steps", np.inf)):
+            for name in thresholds:
+                setattr(init, name, value)
+            kmeans_plusplus(X[:5000], 70, random_state=0)  # compile outside the timing
+            times[mode] = best_time(lambda: kmeans_plusplus(X, k, random_state=0), repeat)[0]
+    finally:
+        for name, value in thresholds.items():
+            setattr(init, name, value)
+    return times
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=10)
@@ -101,7 +131,20 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small shapes only")
     parser.add_argument("--seeding-only", action="store_true",
                         help="only the second table (seeding alone)")
+    parser.add_argument("--batch-crossovers", action="store_true",
+                        help="only k-means++ in batches against its steps one by one")
     args = parser.parse_args(argv)
+    if args.batch_crossovers:
+        print(machine_report())
+        print(blas_report())
+        print(f"\nk-means++ in batches against its steps one by one, best of {args.repeat}:")
+        print("| shape (n, d, k) | batches | steps one by one | steps/batches |")
+        print("|---|---|---|---|")
+        for n, d, k in BATCH_SHAPES:
+            t = bench_batches(n, d, k, args.repeat)
+            print(f"| ({n:,}, {d}, {k}) | {t['batches']:.3f} | {t['steps']:.3f} "
+                  f"| {t['steps'] / t['batches']:.2f} |", flush=True)
+        return 0
     shapes = [(n // 20, d, k) for n, d, k in SHAPES] if args.quick else SHAPES
 
     print(machine_report())
