@@ -543,6 +543,19 @@ def test_greedy_seeds_follow_the_exact_law(monkeypatch, steps):
     assert statistic < chi2.ppf(0.999, len(expected) - 1)
 
 
+@pytest.mark.parametrize("steps", ["one by one", "batched"])
+def test_greedy_seeding_with_fewer_distinct_rows_than_seeds(rng, monkeypatch, steps):
+    # Once every distinct row is a seed the potential is zero: both forms
+    # then repeat the last row, as the draws from zero potential do.
+    if steps == "batched":
+        _batches_at_any_size(monkeypatch)
+    X = np.repeat(rng.normal(size=(30, 8)), 20, axis=0)
+    centers, indices = kmeans_plusplus(X, 40, random_state=1)
+    assert len(np.unique(centers, axis=0)) == 30
+    np.testing.assert_array_equal(centers[30:], np.repeat(X[-1:], 10, axis=0))
+    np.testing.assert_array_equal(centers, X[indices])
+
+
 def test_batched_seeding_is_deterministic_across_threads(rng, monkeypatch):
     X, _ = blobs(rng, n=40_000, d=16, k=70, spread=20.0)
     calls = []
