@@ -556,6 +556,20 @@ def test_greedy_seeding_with_fewer_distinct_rows_than_seeds(rng, monkeypatch, st
     np.testing.assert_array_equal(centers, X[indices])
 
 
+def test_batched_seeding_beyond_float32_goes_step_by_step(rng, monkeypatch):
+    # Squared norms past float32's range void the screen's error bound: the
+    # steps then go one by one, and the seeds are as good as at unit scale.
+    _batches_at_any_size(monkeypatch)
+    X, _ = blobs(rng, n=3000, d=8, k=40, spread=8.0)
+    calls = []
+    monkeypatch.setattr(init_module, "_greedy_steps",
+                        lambda *a, f=init_module._greedy_steps: calls.append(1) or f(*a))
+    scaled, _ = kmeans_plusplus(X * 1e18, 40, random_state=0)
+    assert calls
+    unit, _ = kmeans_plusplus(X, 40, random_state=0)
+    assert _inertia(X, scaled / 1e18) < 2.0 * _inertia(X, unit)
+
+
 def test_batched_seeding_is_deterministic_across_threads(rng, monkeypatch):
     X, _ = blobs(rng, n=40_000, d=16, k=70, spread=20.0)
     calls = []

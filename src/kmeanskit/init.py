@@ -508,6 +508,7 @@ def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: i
     # float32's range; else the steps go one by one.
     low, high = FLOAT32_RANK_RANGE
     if not low <= 4.0 * closest_sq.max() <= high:
+        seeding.cand_dist = np.empty((n_trials, n))  # kept by the steps one by one
         _greedy_steps(seeding, centers, indices, rng, n_trials, 1)
         return
     mean = X.mean(axis=0, dtype=np.float64)
