@@ -446,6 +446,14 @@ def test_compiled_seeding_loops_choose_what_the_python_loops_choose(rng, monkeyp
         assert len(np.unique(results[True][0], axis=0)) == n_clusters
 
 
+def _counted(monkeypatch, name):
+    """A list that grows by one at each call of ``init_module.<name>``."""
+    calls = []
+    original = getattr(init_module, name)
+    monkeypatch.setattr(init_module, name, lambda *a: calls.append(1) or original(*a))
+    return calls
+
+
 def _kept_seedings(monkeypatch):
     """The _Seeding objects k-means++ creates, kept for inspection."""
     made = []
@@ -470,9 +478,7 @@ def test_batched_seeding_leaves_every_rows_closest_centre_exact(rng, monkeypatch
     _batches_at_any_size(monkeypatch)
     weights = rng.uniform(0.2, 3.0, len(X)) if weighted else np.ones(len(X))
     made = _kept_seedings(monkeypatch)
-    calls = []
-    monkeypatch.setattr(init_module, "_batched_greedy",
-                        lambda *a, f=init_module._batched_greedy: calls.append(1) or f(*a))
+    calls = _counted(monkeypatch, "_batched_greedy")
     centers, indices = init_module._kmeans_plusplus(X, 80, weights, np.random.default_rng(2))
     assert calls
     np.testing.assert_array_equal(centers, X[indices])
@@ -561,9 +567,7 @@ def test_batched_seeding_beyond_float32_goes_step_by_step(rng, monkeypatch):
     # steps then go one by one, and the seeds are as good as at unit scale.
     _batches_at_any_size(monkeypatch)
     X, _ = blobs(rng, n=3000, d=8, k=40, spread=8.0)
-    calls = []
-    monkeypatch.setattr(init_module, "_greedy_steps",
-                        lambda *a, f=init_module._greedy_steps: calls.append(1) or f(*a))
+    calls = _counted(monkeypatch, "_greedy_steps")
     scaled, _ = kmeans_plusplus(X * 1e18, 40, random_state=0)
     assert calls
     unit, _ = kmeans_plusplus(X, 40, random_state=0)
@@ -572,9 +576,7 @@ def test_batched_seeding_beyond_float32_goes_step_by_step(rng, monkeypatch):
 
 def test_batched_seeding_is_deterministic_across_threads(rng, monkeypatch):
     X, _ = blobs(rng, n=40_000, d=16, k=70, spread=20.0)
-    calls = []
-    monkeypatch.setattr(init_module, "_batched_greedy",
-                        lambda *a, f=init_module._batched_greedy: calls.append(1) or f(*a))
+    calls = _counted(monkeypatch, "_batched_greedy")
     one = kmeans_plusplus(X, 70, random_state=4, n_threads=1)
     two = kmeans_plusplus(X, 70, random_state=4, n_threads=2)
     assert len(calls) == 2
