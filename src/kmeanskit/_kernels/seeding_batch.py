@@ -77,7 +77,7 @@ def _squared_distance(X, row, points, j):
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def screened_pairs(X, rows, mean, proposals, proposals32, largest_norm, limit_sq, capacity,
-                   pair_rows, pair_proposals, pair_sq, task_pairs):
+                   pair_rows, pair_proposals, pair_sq, task_pairs, task_counts):
     """The (row, proposal) pairs with ||x - p||^2 < ``limit_sq[x]``, exact.
 
     rows : (m,) the rows to try, increasing.
@@ -88,7 +88,7 @@ def screened_pairs(X, rows, mean, proposals, proposals32, largest_norm, limit_sq
         ``g * SCREEN_TASK_ROWS * capacity`` on, ``task_pairs[g]`` of them
         (block by block, then by proposal: a proposal's rows increase); -1
         where they did not fit (the caller runs the rows again with a larger
-        capacity).
+        capacity); ``task_counts[g, j]`` of them for proposal j.
     """
     m_all = rows.shape[0]
     width = X.shape[1] + 1
@@ -107,6 +107,7 @@ def screened_pairs(X, rows, mean, proposals, proposals32, largest_norm, limit_sq
         end = min(m_all, first + SCREEN_TASK_ROWS)
         stop = first * capacity + (end - first) * capacity
         overflow = False
+        task_counts[g, :] = 0
         for start in range(first, end, SCREEN_BLOCK_ROWS):
             m = min(SCREEN_BLOCK_ROWS, end - start)
             _centred_block(X, rows[start:], m, mean, block, norms)
@@ -152,6 +153,7 @@ def screened_pairs(X, rows, mean, proposals, proposals32, largest_norm, limit_sq
                     pair_rows[out] = row
                     pair_proposals[out] = j
                     pair_sq[out] = dist
+                    task_counts[g, j] += 1
                     out += 1
                 if overflow:
                     break
@@ -160,28 +162,30 @@ def screened_pairs(X, rows, mean, proposals, proposals32, largest_norm, limit_sq
         task_pairs[g] = -1 if overflow else out - first * capacity
 
 
-@njit(cache=True)
-def by_proposal(task_pairs, task_stride, pair_rows, pair_proposals, pair_sq, indptr,
-                list_rows, list_sq, at):
+@njit(parallel=True, cache=True)
+def by_proposal(task_pairs, task_counts, task_stride, pair_rows, pair_proposals, pair_sq,
+                indptr, list_rows, list_sq, at):
     """The tasks' pairs (``screened_pairs``) as one list per proposal, from
     ``at`` on in ``list_rows`` / ``list_sq``: proposal j's is
     ``indptr[j]:indptr[j + 1]`` (``indptr`` is (P + 1,)), its rows
-    increasing (a counting sort, stable).  Returns the lists' end."""
-    indptr[:] = 0
-    for g in range(task_pairs.shape[0]):
-        for q in range(g * task_stride, g * task_stride + task_pairs[g]):
-            indptr[pair_proposals[q] + 1] += 1
-    indptr[0] = at
-    for j in range(indptr.shape[0] - 1):
-        indptr[j + 1] += indptr[j]
-    filled = indptr[:-1].copy()
-    for g in range(task_pairs.shape[0]):
+    increasing (tasks in order, each task's pairs in theirs).  Each task
+    scatters its own pairs, from where the counts put them.  Returns the
+    lists' end."""
+    n_tasks, n_proposals = task_counts.shape
+    offsets = np.empty((n_tasks, n_proposals), dtype=np.int64)
+    for j in range(n_proposals):
+        indptr[j] = at
+        for g in range(n_tasks):
+            offsets[g, j] = at
+            at += task_counts[g, j]
+    indptr[n_proposals] = at
+    for g in prange(n_tasks):
         for q in range(g * task_stride, g * task_stride + task_pairs[g]):
             j = pair_proposals[q]
-            list_rows[filled[j]] = pair_rows[q]
-            list_sq[filled[j]] = pair_sq[q]
-            filled[j] += 1
-    return indptr[-1]
+            list_rows[offsets[g, j]] = pair_rows[q]
+            list_sq[offsets[g, j]] = pair_sq[q]
+            offsets[g, j] += 1
+    return at
 
 
 @njit(cache=True)
