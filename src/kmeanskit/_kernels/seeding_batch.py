@@ -188,6 +188,21 @@ def by_proposal(task_pairs, task_counts, task_stride, pair_rows, pair_proposals,
     return at
 
 
+@njit(parallel=True, cache=True)
+def _list_gains(accepted, indptr, list_rows, list_sq, weights, closest_sq, gains):
+    """The potential each accepted proposal's list would remove now, one
+    proposal per task."""
+    for a in prange(accepted.shape[0]):
+        j = accepted[a]
+        gain = 0.0
+        for s in range(indptr.shape[0]):
+            for q in range(indptr[s, j], indptr[s, j + 1]):
+                r = list_rows[q]
+                if list_sq[q] < closest_sq[r]:
+                    gain += weights[r] * (closest_sq[r] - list_sq[q])
+        gains[a] = gain
+
+
 @njit(cache=True)
 def batch_steps(proposal_rows, accept_uniforms, indptr, list_rows, list_sq, weights,
                 limit_sq, t, first_center, n_centers, closest_sq, closest_id, chosen):
@@ -204,6 +219,7 @@ def batch_steps(proposal_rows, accept_uniforms, indptr, list_rows, list_sq, weig
     into ``chosen``; returns the number of steps."""
     n_proposals = proposal_rows.shape[0]
     accepted = np.empty(t, dtype=np.int64)
+    gains = np.empty(t)
     taken = 0
     steps = 0
     while first_center + steps < n_centers:
@@ -216,17 +232,11 @@ def batch_steps(proposal_rows, accept_uniforms, indptr, list_rows, list_sq, weig
             taken += 1
         if n_accepted < t:
             break
+        _list_gains(accepted, indptr, list_rows, list_sq, weights, closest_sq, gains)
         best, best_gain = -1, 0.0
         for a in range(t):
-            j = accepted[a]
-            gain = 0.0
-            for s in range(indptr.shape[0]):
-                for q in range(indptr[s, j], indptr[s, j + 1]):
-                    r = list_rows[q]
-                    if list_sq[q] < closest_sq[r]:
-                        gain += weights[r] * (closest_sq[r] - list_sq[q])
-            if best < 0 or gain > best_gain:
-                best, best_gain = j, gain
+            if best < 0 or gains[a] > best_gain:
+                best, best_gain = accepted[a], gains[a]
         for s in range(indptr.shape[0]):
             for q in range(indptr[s, best], indptr[s, best + 1]):
                 r = list_rows[q]
