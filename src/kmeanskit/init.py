@@ -456,8 +456,9 @@ class _Scratch:
 def _proposal_lists(X, rows, mean, proposals, limit_sq, capacity: int, scratch: _Scratch):
     """For each proposal, the rows of ``rows`` it brings closer than
     ``limit_sq`` and their exact squared distances, as ``batch_steps`` takes
-    them (indptr per segment, rows, squared distances); and the capacity
-    (pairs per row) the screen needed."""
+    them (indptr per segment, rows, squared distances).  ``capacity``: the
+    pairs a row is expected to have at most (doubled where a task's do not
+    fit)."""
     n_proposals, d = proposals.shape
     proposals32 = np.empty((n_proposals, d + 1), np.float32)
     proposals32[:, :d] = proposals - mean
@@ -489,7 +490,7 @@ def _proposal_lists(X, rows, mean, proposals, limit_sq, capacity: int, scratch: 
         start += segment.size
     indptr = np.array(indptr).reshape(-1, n_proposals + 1)
     return (indptr, scratch.take("list rows", total, np.int32),
-            scratch.take("list sq", total, np.float64), capacity)
+            scratch.take("list sq", total, np.float64))
 
 
 def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: int) -> None:
@@ -533,7 +534,7 @@ def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: i
         # its closest centre: rows no proposal is that near are not read.
         nearest_sq = cdist(proposals, centers[:done], "sqeuclidean").min(axis=0)
         rows = np.flatnonzero(nearest_sq[closest_id] < 4.0 * limit_sq)
-        indptr, list_rows, list_sq, capacity = _proposal_lists(
+        indptr, list_rows, list_sq = _proposal_lists(
             X, rows, mean, proposals, limit_sq, capacity, scratch)
         chosen = np.empty(n_proposals, np.int64)
         steps = batch_steps(proposal_rows, accept_uniforms, indptr, list_rows, list_sq, weights,
