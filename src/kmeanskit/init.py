@@ -409,10 +409,10 @@ def _compiled_local_search(seeding: _Seeding, centers, indices, rng, n_trials: i
 # over the rows serves a batch's steps.  Used on dense rows in memory from
 # BATCHED_MIN_ROWS rows and BATCHED_MIN_CLUSTERS clusters on (below 8
 # features, from BATCHED_MIN_CLUSTERS_LOW_DIMENSION), where it measured
-# faster than the steps one by one: at 64 clusters 0.95x (8 features),
-# 1.4-2.4x (32-784), at 256 clusters 1.6x (4 features) and 2.5x (16), 4.1x at
-# (300,000, 8, 1,000); at 100 clusters and 2 features 0.97x, at 10-16
-# clusters 0.5-0.6x (benchmarks/RESULTS.md).
+# faster than the steps one by one: at 64 clusters 1.4x (8 features) to
+# 2.4x (784), at 256 clusters 2.7-2.8x, 5.6-6.4x at 512-1,000; at 100
+# clusters and 2 features 0.97-1.31x over three runs, at 10-16 clusters
+# 0.8-0.9x (benchmarks/RESULTS.md).
 BATCHED_MIN_ROWS = 2**15
 BATCHED_MIN_CLUSTERS = 64
 BATCHED_MIN_FEATURES = 8
