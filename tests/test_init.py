@@ -567,9 +567,11 @@ def test_batched_seeding_beyond_float32_goes_step_by_step(rng, monkeypatch):
     # steps then go one by one, and the seeds are as good as at unit scale.
     _batches_at_any_size(monkeypatch)
     X, _ = blobs(rng, n=3000, d=8, k=40, spread=8.0)
-    calls = _counted(monkeypatch, "_greedy_steps")
+    batched = _counted(monkeypatch, "_batched_greedy")
+    screened = _counted(monkeypatch, "_proposal_lists")
+    one_by_one = _counted(monkeypatch, "_greedy_steps")
     scaled, _ = kmeans_plusplus(X * 1e18, 40, random_state=0)
-    assert calls
+    assert batched and one_by_one and not screened
     unit, _ = kmeans_plusplus(X, 40, random_state=0)
     assert _inertia(X, scaled / 1e18) < 2.0 * _inertia(X, unit)
 
