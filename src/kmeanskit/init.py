@@ -474,19 +474,17 @@ def _proposal_lists(X, rows, mean, proposals, limit_sq, capacity: int, scratch: 
         screened = (scratch.take("screened rows", size, np.int32),
                     scratch.take("screened proposals", size, np.int32),
                     scratch.take("screened sq", size, np.float64))
-        task_pairs = np.empty(n_tasks, np.int64)
         task_counts = np.empty((n_tasks, n_proposals), np.int64)
-        screened_pairs(X, segment, mean, proposals, proposals32, largest_norm, limit_sq,
-                       capacity, *screened, task_pairs, task_counts)
-        if (task_pairs < 0).any():  # some task's pairs did not fit: again, wider
-            capacity = min(2 * capacity, n_proposals)
+        if screened_pairs(X, segment, mean, proposals, proposals32, largest_norm, limit_sq,
+                          capacity, *screened, task_counts):
+            capacity = min(2 * capacity, n_proposals)  # some task's did not fit: wider
             continue
-        end = total + int(task_pairs.sum())
+        end = total + int(task_counts.sum())
         list_rows = scratch.take("list rows", end, np.int32, keep=total)
         list_sq = scratch.take("list sq", end, np.float64, keep=total)
         indptr.append(np.empty(n_proposals + 1, np.int64))
-        total = by_proposal(task_pairs, task_counts, SCREEN_TASK_ROWS * capacity, *screened,
-                            indptr[-1], list_rows, list_sq, total)
+        total = by_proposal(task_counts, SCREEN_TASK_ROWS * capacity, *screened, indptr[-1],
+                            list_rows, list_sq, total)
         start += segment.size
     indptr = np.array(indptr).reshape(-1, n_proposals + 1)
     return (indptr, scratch.take("list rows", total, np.int32),

@@ -77,18 +77,19 @@ def _squared_distance(X, row, points, j):
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def screened_pairs(X, rows, mean, proposals, proposals32, largest_norm, limit_sq, capacity,
-                   pair_rows, pair_proposals, pair_sq, task_pairs, task_counts):
+                   pair_rows, pair_proposals, pair_sq, task_counts):
     """The (row, proposal) pairs with ||x - p||^2 < ``limit_sq[x]``, exact.
 
     rows : (m,) the rows to try, increasing.
     proposals : (P, d) in X's dtype; ``proposals32`` (P, d + 1) the same
         less ``mean`` in float32, then -||p~||^2 / 2; ``largest_norm`` the
         largest ||p~||.
-    capacity : pairs a task may write per row; task ``g`` writes from
-        ``g * SCREEN_TASK_ROWS * capacity`` on, ``task_pairs[g]`` of them
-        (block by block, then by proposal: a proposal's rows increase); -1
-        where they did not fit (the caller runs the rows again with a larger
-        capacity); ``task_counts[g, j]`` of them for proposal j.
+    capacity : pairs a task may write per row; task ``g`` writes its pairs
+        from ``g * SCREEN_TASK_ROWS * capacity`` on (block by block, then by
+        proposal: a proposal's rows increase), ``task_counts[g, j]`` of them
+        for proposal j.
+    Returns how many tasks' pairs did not fit (the caller then runs the rows
+    again with a larger capacity).
     """
     m_all = rows.shape[0]
     width = X.shape[1] + 1
@@ -96,11 +97,12 @@ def screened_pairs(X, rows, mean, proposals, proposals32, largest_norm, limit_sq
     n_tasks = (m_all + SCREEN_TASK_ROWS - 1) // SCREEN_TASK_ROWS
     unit = FLOAT32_UNIT_ROUNDOFF
     dot_slack = (width + 2) * unit * 1.01
+    overflowed = 0
     for g in prange(n_tasks):
         block = np.empty((SCREEN_BLOCK_ROWS, width), dtype=np.float32)
         norms = np.empty(SCREEN_BLOCK_ROWS)
         threshold = np.empty(SCREEN_BLOCK_ROWS, dtype=np.float32)
-        found = np.empty(SCREEN_BLOCK_ROWS + 1, dtype=np.int64)
+        found = np.empty(SCREEN_BLOCK_ROWS, dtype=np.int64)
         dots = np.empty((n_proposals, SCREEN_BLOCK_ROWS), dtype=np.float32)
         first = g * SCREEN_TASK_ROWS
         out = first * capacity
@@ -159,12 +161,13 @@ def screened_pairs(X, rows, mean, proposals, proposals32, largest_norm, limit_sq
                     break
             if overflow:
                 break
-        task_pairs[g] = -1 if overflow else out - first * capacity
+        overflowed += overflow
+    return overflowed
 
 
 @njit(parallel=True, cache=True)
-def by_proposal(task_pairs, task_counts, task_stride, pair_rows, pair_proposals, pair_sq,
-                indptr, list_rows, list_sq, at):
+def by_proposal(task_counts, task_stride, pair_rows, pair_proposals, pair_sq, indptr,
+                list_rows, list_sq, at):
     """The tasks' pairs (``screened_pairs``) as one list per proposal, from
     ``at`` on in ``list_rows`` / ``list_sq``: proposal j's is
     ``indptr[j]:indptr[j + 1]`` (``indptr`` is (P + 1,)), its rows
@@ -180,7 +183,7 @@ def by_proposal(task_pairs, task_counts, task_stride, pair_rows, pair_proposals,
             at += task_counts[g, j]
     indptr[n_proposals] = at
     for g in prange(n_tasks):
-        for q in range(g * task_stride, g * task_stride + task_pairs[g]):
+        for q in range(g * task_stride, g * task_stride + task_counts[g].sum()):
             j = pair_proposals[q]
             list_rows[offsets[g, j]] = pair_rows[q]
             list_sq[offsets[g, j]] = pair_sq[q]
