@@ -467,7 +467,7 @@ class HamerlyStep(BoundStep):
 
     def __init__(self, data, n_clusters):
         super().__init__(data, n_clusters)
-        self.rows = (_SortedRows(data, self.mean, n_clusters) if may_copy_sorted(data)
+        self.rows = (_SortedRows(data, n_clusters) if may_copy_sorted(data)
                      else None)
         if self.rows is None:
             self.lower = np.zeros(data.n_samples)
@@ -479,10 +479,6 @@ class HamerlyStep(BoundStep):
         # A skipped sorted block costs next to nothing and a visited one about
         # what Lloyd pays for its rows, so far fewer skips still pay.
         return KEEP_BOUNDS if self.rows is None else KEEP_SORTED_BLOCKS
-
-    def sums_are_changes(self):
-        # Sorted blocks keep their own cached sums and give the whole sums.
-        return self.rows is None
 
     def _bound_groups(self, centers_original):
         if self.rows is not None:  # its first visit computes every distance itself
@@ -519,7 +515,7 @@ def may_copy_sorted(data: Data) -> bool:
 
 class _SortedRows:
     """Rows of X in (label, margin) order, cut into blocks, with each block's
-    bounds and cached sum (see ``_kernels.sorted_hamerly``).
+    bounds (see ``_kernels.sorted_hamerly``).
 
     The first iteration visits the rows in their own order (labels unknown);
     the second sorts them.  Labels change and margins shrink as the centroids
@@ -527,8 +523,8 @@ class _SortedRows:
     the rows are sorted again (at most every ``RESORT_EVERY`` iterations),
     into a second set of buffers that then swaps with the first."""
 
-    def __init__(self, data, reference, n_clusters):
-        n, d = data.X.shape
+    def __init__(self, data, n_clusters):
+        n = data.X.shape[0]
         self.n_clusters = n_clusters
         self.X, self.weights = data.X, data.weights
         self.order = np.arange(n, dtype=np.int32)  # n < 2^31 under SORTED_MAX_BYTES
@@ -536,15 +532,12 @@ class _SortedRows:
         self.upper, self.lower = np.zeros(n), np.zeros(n)
         self.spare = None
         self.scratch = None  # the sort's margins and keys
-        self.reference = reference
         n_blocks = -(-n // BLOCK_ROWS)
         self.block_label = np.full(n_blocks, -1, dtype=np.int32)
         self.block_upper = np.zeros(n_blocks)
         self.block_margin = np.full(n_blocks, -np.inf)  # not summarised: visit
         self.owed_up = np.zeros(n_blocks)
         self.owed_low = np.zeros(n_blocks)
-        self.block_sum = np.zeros((n_blocks, d))
-        self.block_weight = np.zeros(n_blocks)
         self.since_sort = None  # iterations since the rows were last sorted
         self.visited_once = False
         self.sorted_before = False
@@ -573,9 +566,8 @@ class _SortedRows:
         self.sorted_before = True
         self.owed_up[:] = 0.0
         self.owed_low[:] = 0.0
-        summarise_blocks(self.X, self.weights, self.labels, self.upper, self.lower,
-                         self.reference, self.block_label, self.block_upper,
-                         self.block_margin, self.block_sum, self.block_weight)
+        summarise_blocks(self.labels, self.upper, self.lower, self.block_label,
+                         self.block_upper, self.block_margin)
         self.since_sort = 0
 
     def iterate(self, origin, centers, moved, half_gap, labels, step):
@@ -586,11 +578,10 @@ class _SortedRows:
         self.visited_once = True
         if self.since_sort is not None:
             self.since_sort += 1
-        sorted_hamerly_iter(self.X, self.weights, self.order, self.reference, origin,
-                            centers, moved, half_gap, labels, self.labels, self.upper,
-                            self.lower, self.block_label, self.block_upper,
-                            self.block_margin, self.owed_up, self.owed_low,
-                            self.block_sum, self.block_weight, step.sums, step.weights,
+        sorted_hamerly_iter(self.X, self.weights, self.order, origin, centers, moved,
+                            half_gap, labels, self.labels, self.upper, self.lower,
+                            self.block_label, self.block_upper, self.block_margin,
+                            self.owed_up, self.owed_low, step.sums, step.weights,
                             step.changed, step.skipped)
 
 

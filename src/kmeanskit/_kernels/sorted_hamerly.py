@@ -5,24 +5,20 @@ dimension that bookkeeping costs about as much as Lloyd's distances, so the
 bounds do not pay.  Here the rows are copied in an order that groups them by label and,
 within a label, by margin (lower minus upper bound), and cut into blocks of
 ``BLOCK_ROWS``.  Each block keeps its largest upper bound, its smallest
-margin and the movement owed to its rows since they were last visited; a
-block whose rows share one label also keeps its weighted sum.  When the
-block-level Hamerly test passes, a single-label block costs O(d) whatever
-its size (no row is read) and a mixed one only adds its rows to their sums.
+margin and the movement owed to its rows since they were last visited.
+When the block-level Hamerly test passes, the block costs O(1) whatever its
+size: no row is read, since the per-cluster sums are running totals that
+only rows changing cluster alter (as in the other bounded kernels).
 Otherwise every distance of the block's rows is computed (vectorised across
 rows), which leaves their bounds exact.  Labels are identical to Lloyd's at
 every iteration.
-
-A block's cached sum is taken relative to a fixed ``reference`` point (the
-data mean) and moved to the iteration's frame when it is added, so it stays
-valid while the frame moves.
 """
 
 import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH
-from .bounds import MARGIN, _accumulate, largest_two
+from .bounds import MARGIN, _move_row, largest_two
 
 BLOCK_ROWS = 64
 # Margin classes per label: four per doubling, from 2^-8 to 2^8 times a
@@ -99,13 +95,11 @@ def sort_rows(n_clusters, scale_class, X, weights, order, labels, upper, lower, 
             lower_out[to] = lower[i] - owed_low[i // BLOCK_ROWS]
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def summarise_blocks(X, weights, labels, upper, lower, reference, block_label,
-                     block_upper, block_margin, block_sum, block_weight):
-    """Each block's common label (-1: mixed), largest upper bound, smallest
-    margin, and for a single-label block its weighted sum relative to
-    ``reference``, from the rows' current bounds (no distance computed)."""
-    n, d = X.shape
+@njit(parallel=True, cache=True)
+def summarise_blocks(labels, upper, lower, block_label, block_upper, block_margin):
+    """Each block's common label (-1: mixed), largest upper bound and
+    smallest margin, from the rows' current bounds (no distance computed)."""
+    n = labels.shape[0]
     for b in prange(block_label.shape[0]):
         start = b * BLOCK_ROWS
         stop = min(n, start + BLOCK_ROWS)
@@ -119,14 +113,6 @@ def summarise_blocks(X, weights, labels, upper, lower, reference, block_label,
         block_label[b] = common
         block_upper[b] = u_max
         block_margin[b] = margin
-        block_sum[b, :] = 0.0
-        weight = 0.0
-        if common >= 0:
-            for i in range(start, stop):
-                weight += weights[i]
-                for f in range(d):
-                    block_sum[b, f] += weights[i] * (X[i, f] - reference[f])
-        block_weight[b] = weight
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -159,15 +145,13 @@ def _nearest_two_block(X, start, m, origin, centers, columns, dist, best, best_s
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _visit_block(X, weights, order, reference, origin, centers, start, stop, labels_out,
-                 labels, upper, lower, scratch, block_sum, sums, cluster_weight):
-    """Every distance of rows start:stop: exact labels and bounds; accumulate.
+def _visit_block(X, weights, order, origin, centers, start, stop, labels_out, labels, upper,
+                 lower, scratch, sums, cluster_weight):
+    """Every distance of rows start:stop: exact labels and bounds; the rows
+    that change cluster are moved in the change of the sums.
 
     Returns (label if the block is now single-label else -1, largest upper
-    bound, smallest margin (lower - upper), block weight, changed).  A single-label block leaves its
-    sum relative to ``reference`` in ``block_sum``; a mixed one adds its rows
-    to ``sums`` directly."""
-    d = X.shape[1]
+    bound, smallest margin (lower - upper), changed)."""
     m = stop - start
     columns, dist, best, best_sq, second_sq = scratch
     _nearest_two_block(X, start, m, origin, centers, columns, dist, best, best_sq,
@@ -180,6 +164,7 @@ def _visit_block(X, weights, order, reference, origin, centers, start, stop, lab
         new = best[r]
         if new != labels[i]:
             changed += 1
+            _move_row(X, i, origin, weights[i], labels[i], new, sums, cluster_weight)
             labels[i] = new
             labels_out[order[i]] = new
         if new != common:
@@ -188,31 +173,19 @@ def _visit_block(X, weights, order, reference, origin, centers, start, stop, lab
         lower[i] = np.sqrt(second_sq[r])
         u_max = max(u_max, upper[i])
         margin = min(margin, lower[i] - upper[i])
-    weight = 0.0
-    if common >= 0:
-        block_sum[:] = 0.0
-        for i in range(start, stop):
-            w = weights[i]
-            weight += w
-            for f in range(d):
-                block_sum[f] += w * (X[i, f] - reference[f])
-    else:
-        for i in range(start, stop):
-            _accumulate(X, i, origin, weights[i], labels[i], sums, cluster_weight)
-    return common, u_max, margin, weight, changed
+    return common, u_max, margin, changed
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def sorted_hamerly_iter(X, weights, order, reference, origin, centers, moved, half_gap,
-                        labels_out, labels, upper, lower, block_label, block_upper,
-                        block_margin, owed_up, owed_low, block_sum, block_weight,
-                        group_sums, group_weights, group_changed, group_skipped):
+def sorted_hamerly_iter(X, weights, order, origin, centers, moved, half_gap, labels_out,
+                        labels, upper, lower, block_label, block_upper, block_margin,
+                        owed_up, owed_low, group_sums, group_weights, group_changed,
+                        group_skipped):
     """One Hamerly iteration over sorted rows, block by block.
 
     X, weights, labels, upper, lower : rows in sorted order; ``order[i]`` is
         the caller's index of sorted row i, and a changed label is also
         written to ``labels_out[order[i]]``.  A negative label is unknown.
-    reference : (d,) float64 fixed point the cached block sums refer to.
     block_label : (b,) the block's common label, or -1 (several labels; a
         block not yet summarised has margin -inf and is visited).
     block_upper, block_margin : (b,) largest upper bound and smallest margin
@@ -221,22 +194,18 @@ def sorted_hamerly_iter(X, weights, order, reference, origin, centers, moved, ha
         rows.  The block passes when every row would pass Hamerly's test: its
         margin exceeds the movement owed to both bounds, or (single label)
         its upper bound stays within half the gap to the nearest other
-        centroid.  A passing mixed block still adds its rows one by one.
-    block_sum : (b, d), block_weight : (b,) the single-label block's
-        weighted sum (relative to ``reference``) and weight.
+        centroid.
     A block whose bounds do not pass is visited: every distance of its rows
     is computed (vectorised across rows), which leaves its bounds exact.
-    Accumulates, per row group, sums relative to ``origin`` as the other
-    kernels do.
+    Accumulates, per row group, the change of the per-cluster sums (relative
+    to ``origin``) and weights from the rows that changed cluster, as the
+    other bounded kernels do (every row on the first visit, labels unknown).
     """
     n, d = X.shape
     k = centers.shape[0]
     n_blocks = block_label.shape[0]
     n_groups = group_sums.shape[0]
     first, second, first_at = largest_two(moved)
-    shift = np.empty(d)
-    for f in range(d):
-        shift[f] = reference[f] - origin[f]
     centers64 = centers.astype(np.float64)
     for g in prange(n_groups):
         scratch = (np.empty((d, BLOCK_ROWS)), np.empty(BLOCK_ROWS),
@@ -268,29 +237,15 @@ def sorted_hamerly_iter(X, weights, order, reference, origin, centers, moved, ha
                 owed_up[b] = up
                 owed_low[b] = low
                 skipped += (stop - start) * k
-                if label >= 0:
-                    w = block_weight[b]
-                    cluster_weight[label] += w
-                    for f in range(d):
-                        sums[label, f] += block_sum[b, f] + w * shift[f]
-                else:
-                    for i in range(start, stop):
-                        _accumulate(X, i, origin, weights[i], labels[i], sums,
-                                    cluster_weight)
                 continue
-            common, u_max, margin, w, block_changed = _visit_block(
-                X, weights, order, reference, origin, centers64, start, stop, labels_out,
-                labels, upper, lower, scratch, block_sum[b], sums, cluster_weight)
+            common, u_max, margin, block_changed = _visit_block(
+                X, weights, order, origin, centers64, start, stop, labels_out, labels,
+                upper, lower, scratch, sums, cluster_weight)
             owed_up[b] = 0.0
             owed_low[b] = 0.0
             block_label[b] = common
             block_upper[b] = u_max
             block_margin[b] = margin
             changed += block_changed
-            if common >= 0:
-                block_weight[b] = w
-                cluster_weight[common] += w
-                for f in range(d):
-                    sums[common, f] += block_sum[b, f] + w * shift[f]
         group_changed[g] = changed
         group_skipped[g] = skipped
