@@ -374,6 +374,21 @@ def test_center_gaps_by_product_never_exceed_the_exact_ones(rng):
     np.testing.assert_allclose(gaps, exact, rtol=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_squared_distances_below_never_exceed_the_exact_ones(rng, dtype):
+    # Rows 500 from the origin: the expansion cancels most of |a|^2 + |b|^2.
+    # Each result must stay below the exact squared distance (here in long
+    # double from the differences) and close to it.
+    A = (rng.normal(size=(30, 64)) + 500.0).astype(dtype)
+    B = (rng.normal(size=(20, 64)) + 500.0).astype(dtype)
+    below = driver.squared_distances_below(A, B)
+    differences = A.astype(np.longdouble)[:, None, :] - B.astype(np.longdouble)[None, :, :]
+    exact = (differences**2).sum(axis=2)
+    assert below.dtype == np.float64 and below.shape == (30, 20)
+    assert np.all(below <= exact)
+    np.testing.assert_allclose(below, exact.astype(np.float64), rtol=1e-9)
+
+
 @pytest.mark.parametrize("step", ["hamerly", "elkan", "yinyang", "hamerly-sparse",
                                   "elkan-sparse"])
 def test_cluster_emptied_over_iterations_has_no_residue(rng, step):

@@ -436,21 +436,28 @@ class BoundStep(_GroupBuffers):
 GAPS_PRODUCT_MIN_WORK = 2**20
 
 
+def squared_distances_below(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Squared distances between the rows of A and B (float64) by one BLAS
+    product, less its rounding bound, (d + 4) eps 2 (|a|^2 + |b|^2), about
+    B's mean (where the expansion rounds least): never above the exact ones,
+    for tests that only skip less when a distance is smaller."""
+    centre = B.mean(axis=0, dtype=np.float64)
+    A = A.astype(np.float64) - centre
+    B = B.astype(np.float64) - centre
+    total = np.einsum("ij,ij->i", A, A)[:, None] + np.einsum("ij,ij->i", B, B)[None, :]
+    sq = total - 2.0 * (A @ B.T) - (A.shape[1] + 4) * np.finfo(np.float64).eps * 2 * total
+    return np.maximum(sq, 0.0, out=sq)
+
+
 def center_gaps(centers: np.ndarray) -> np.ndarray:
     """Distances between the rows of ``centers`` (float64), inf on the
     diagonal, for the bounds' skip tests: exact differences, or for large
-    k^2 d one BLAS product less its rounding bound, (d + 4) eps 2
-    (|a|^2 + |b|^2) on the squared distance, so never above the exact gap
-    (a smaller gap only skips less)."""
+    k^2 d :func:`squared_distances_below` (a smaller gap only skips less)."""
     k, d = centers.shape
     if k * k * d < GAPS_PRODUCT_MIN_WORK:
         gaps = cdist(centers, centers)
     else:
-        centers = centers - centers.mean(axis=0)  # the expansion rounds least about 0
-        norms = np.einsum("ij,ij->i", centers, centers)
-        total = norms[:, None] + norms[None, :]
-        sq = total - 2.0 * (centers @ centers.T) - (d + 4) * np.finfo(np.float64).eps * 2 * total
-        gaps = np.sqrt(np.maximum(sq, 0.0))
+        gaps = np.sqrt(squared_distances_below(centers, centers))
     np.fill_diagonal(gaps, np.inf)
     return gaps
 

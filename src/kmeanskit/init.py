@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 
-from ._driver import Data, assign
+from ._driver import Data, assign, squared_distances_below
 from ._kernels.local_search import swap_gains, update_rows
 from ._kernels.seeding import (
     SEEDING_CHUNK_ROWS,
@@ -530,7 +530,7 @@ def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: i
         proposals = X[proposal_rows]
         # A row can get closer only to proposals within twice its distance of
         # its closest centre: rows no proposal is that near are not read.
-        nearest_sq = cdist(proposals, centers[:done], "sqeuclidean").min(axis=0)
+        nearest_sq = squared_distances_below(proposals, centers[:done]).min(axis=0)
         rows = np.flatnonzero(nearest_sq[closest_id] < 4.0 * limit_sq)
         indptr, list_rows, list_sq = _proposal_lists(
             X, rows, mean, proposals, limit_sq, capacity, scratch)
