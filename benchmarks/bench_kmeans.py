@@ -100,10 +100,11 @@ def bench_seeding(n, d, k, dtype, repeat):
 
 # Shapes around the crossovers of k-means++ in batches against its steps one
 # by one (``kmeanskit.init.BATCHED_MIN_*``).
-BATCH_SHAPES = [(40_000, 16, 16), (60_000, 784, 10), (1_000_000, 2, 16), (100_000, 2, 100),
-                (200_000, 8, 64), (200_000, 32, 64), (50_000, 64, 64), (60_000, 784, 64),
-                (200_000, 4, 256), (100_000, 16, 256), (100_000, 2, 512),
-                (200_000, 64, 512), (300_000, 8, 1000)]
+BATCH_SHAPES = [(40_000, 16, 16), (60_000, 784, 10), (1_000_000, 2, 16), (50_000, 3, 64),
+                (100_000, 2, 64), (1_000_000, 2, 64), (200_000, 4, 64), (200_000, 8, 64),
+                (200_000, 32, 64), (50_000, 64, 64), (60_000, 784, 64), (100_000, 2, 100),
+                (100_000, 6, 100), (200_000, 2, 128), (200_000, 4, 256), (100_000, 16, 256),
+                (100_000, 2, 512), (200_000, 64, 512), (300_000, 8, 1000)]
 
 
 def bench_batches(n, d, k, repeat):
@@ -113,7 +114,7 @@ def bench_batches(n, d, k, repeat):
 
     X = make_blobs(n, d, k, np.float64)
     thresholds = {name: getattr(init, name) for name in (
-        "BATCHED_MIN_ROWS", "BATCHED_MIN_CLUSTERS", "BATCHED_MIN_CLUSTERS_LOW_DIMENSION")}
+        "BATCHED_MIN_ROWS", "BATCHED_MIN_CLUSTERS")}
     times = {}
     try:
         for mode, value in (("batches", 0), ("steps", np.inf)):

@@ -118,7 +118,7 @@ QUALITY_SEEDS = range(20)
 
 def _batches_at_any_size(monkeypatch):
     """Greedy k-means++ in batches of steps whatever the shape."""
-    for name in ("BATCHED_MIN_ROWS", "BATCHED_MIN_CLUSTERS", "BATCHED_MIN_CLUSTERS_LOW_DIMENSION"):
+    for name in ("BATCHED_MIN_ROWS", "BATCHED_MIN_CLUSTERS"):
         monkeypatch.setattr(init_module, name, 0)
 
 

@@ -407,16 +407,13 @@ def _compiled_local_search(seeding: _Seeding, centers, indices, rng, n_trials: i
 
 # Greedy k-means++ in batches of steps (``_kernels.seeding_batch``): one pass
 # over the rows serves a batch's steps.  Used on dense rows in memory from
-# BATCHED_MIN_ROWS rows and BATCHED_MIN_CLUSTERS clusters on (below 8
-# features, from BATCHED_MIN_CLUSTERS_LOW_DIMENSION), where it measured
-# faster than the steps one by one: at 64 clusters 1.4x (8 features) to
-# 2.4x (784), at 256 clusters 2.7-2.8x, 5.6-6.4x at 512-1,000; at 100
-# clusters and 2 features 0.97-1.31x over three runs, at 10-16 clusters
-# 0.8-0.9x (benchmarks/RESULTS.md).
+# BATCHED_MIN_ROWS rows and BATCHED_MIN_CLUSTERS clusters on, where it
+# measured at least as fast as the steps one by one at every dimension (two
+# runs): at 64 clusters 0.99-2.0x (2-8 features) and 2.0-2.6x (32-784), at
+# 100-128 clusters 1.3-1.7x (2-6 features), at 256 clusters 2.6-3.3x,
+# 5.1-7.9x at 512-1,000; at 10-16 clusters 0.85-1.18x (benchmarks/RESULTS.md).
 BATCHED_MIN_ROWS = 2**15
 BATCHED_MIN_CLUSTERS = 64
-BATCHED_MIN_FEATURES = 8
-BATCHED_MIN_CLUSTERS_LOW_DIMENSION = 256
 # Proposals per batch: t for the first, doubling up to BATCH_MAX_PROPOSALS,
 # and no more than would give about BATCH_PAIRS_PER_ROW x n pairs (from the
 # last batch's pairs per proposal).
@@ -428,10 +425,7 @@ BATCH_SCREEN_BYTES = 16 * 2**20
 
 
 def _batches_pay(X, n_clusters: int) -> bool:
-    n, d = X.shape
-    min_clusters = (BATCHED_MIN_CLUSTERS if d >= BATCHED_MIN_FEATURES
-                    else BATCHED_MIN_CLUSTERS_LOW_DIMENSION)
-    return n >= BATCHED_MIN_ROWS and n_clusters >= min_clusters
+    return X.shape[0] >= BATCHED_MIN_ROWS and n_clusters >= BATCHED_MIN_CLUSTERS
 
 
 class _Scratch:
@@ -646,7 +640,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
     the one that lowers the potential most.  Distance updates skip, by the
     triangle inequality, the points a candidate cannot bring closer, which
     makes large k much cheaper than the plain algorithm.  From 64 clusters
-    (256 below 8 features) and 32,768 dense rows in memory the steps run in
+    and 32,768 dense rows in memory the steps run in
     batches that read X once for a few dozen steps: proposals drawn from
     the potential at the batch's start are accepted by rejection, which
     keeps the seeds' law exactly that of the steps one by one (other draws,
