@@ -352,7 +352,7 @@ def _seeding_state(X, weights, centers, n_candidates):
     sq = ((X[:, None, :].astype(float) - centers[None].astype(float)) ** 2).sum(axis=2)
     seeding.closest_id[:] = sq.argmin(axis=1)
     seeding.closest_sq[:] = sq.min(axis=1)
-    rows = init_module.SEEDING_CHUNK_ROWS
+    rows = seeding.chunk_rows
     for c in range(seeding.n_chunks):
         part = slice(c * rows, (c + 1) * rows)
         seeding.chunk_potential[c] = weights[part] @ seeding.closest_sq[part]
@@ -489,7 +489,7 @@ def test_batched_seeding_leaves_every_rows_closest_centre_exact(rng, monkeypatch
     np.testing.assert_allclose(seeding.closest_sq, exact.min(axis=1), rtol=rtol)
     np.testing.assert_allclose(exact[np.arange(len(X)), seeding.closest_id], exact.min(axis=1),
                                rtol=rtol)
-    chunks = np.arange(0, len(X), init_module.SEEDING_CHUNK_ROWS)
+    chunks = np.arange(0, len(X), seeding.chunk_rows)
     np.testing.assert_allclose(seeding.chunk_potential,
                                np.add.reduceat(weights * seeding.closest_sq, chunks))
 
@@ -574,6 +574,21 @@ def test_batched_seeding_beyond_float32_goes_step_by_step(rng, monkeypatch):
     assert batched and one_by_one and not screened
     unit, _ = kmeans_plusplus(X, 40, random_state=0)
     assert _inertia(X, scaled / 1e18) < 2.0 * _inertia(X, unit)
+
+
+def test_small_sets_are_cut_into_several_chunks():
+    # Chunks are the parallel unit of the seeding kernels: a set of a few
+    # thousand rows (k-means||'s candidates) must not be one chunk, and the
+    # size depends on n alone.
+    from kmeanskit._kernels.seeding import SEEDING_CHUNK_ROWS, SEEDING_MIN_CHUNKS, chunk_rows
+
+    assert chunk_rows(2000) == 512 and -(-2000 // chunk_rows(2000)) == SEEDING_MIN_CHUNKS
+    assert chunk_rows(100) == 256  # one chunk: too few rows to share
+    assert chunk_rows(10**6) == SEEDING_CHUNK_ROWS
+    for n in (1, 255, 1000, 5000, 8192, 8193, 10**5):
+        rows = chunk_rows(n)
+        assert rows % 64 == 0 and 256 <= rows <= SEEDING_CHUNK_ROWS
+        assert -(-n // rows) >= min(SEEDING_MIN_CHUNKS, -(-n // 256))
 
 
 def test_batched_seeding_is_deterministic_across_threads(rng, monkeypatch):

@@ -17,9 +17,9 @@ from scipy.spatial.distance import cdist
 from ._driver import Data, assign, squared_distances_below
 from ._kernels.local_search import swap_gains, update_rows
 from ._kernels.seeding import (
-    SEEDING_CHUNK_ROWS,
     candidate_gains_dense,
     candidate_gains_sparse,
+    chunk_rows,
     closer_in_reach,
     farthest_by_closest,
     keep_candidate,
@@ -248,7 +248,8 @@ class _Seeding:
         # compiled (_compiled_greedy, _compiled_local_search) or batched
         # (_batched_greedy); else they run in Python around the kernels.
         self.compiled_loops = keep and not sp.issparse(X)
-        self.n_chunks = -(-n // SEEDING_CHUNK_ROWS)
+        self.chunk_rows = int(chunk_rows(n))
+        self.n_chunks = -(-n // self.chunk_rows)
         self.chunk_potential = np.zeros(self.n_chunks)
         if sp.issparse(X):
             self.x_sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
@@ -270,7 +271,7 @@ class _Seeding:
         # One cumulative sum per chunk drawn, however many draws fall in it
         # (on a few thousand rows, as k-means|| reclusters, all do).
         for chunk in np.unique(chunks):
-            rows = slice(chunk * SEEDING_CHUNK_ROWS, (chunk + 1) * SEEDING_CHUNK_ROWS)
+            rows = slice(chunk * self.chunk_rows, (chunk + 1) * self.chunk_rows)
             inside = np.cumsum(self.weights[rows] * self.closest_sq[rows])
             mine = chunks == chunk
             residuals = targets[mine] - (chunk_cumulative[chunk - 1] if chunk else 0.0)
@@ -543,7 +544,7 @@ def _batched_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: i
         # Room per row for the next screen: twice this batch's mean.
         capacity = int(min(n_proposals, max(8, -(-2 * list_rows.size // max(rows.size, 1)))))
     seeding.chunk_potential[:] = np.add.reduceat(
-        weights * closest_sq, np.arange(0, n, SEEDING_CHUNK_ROWS))
+        weights * closest_sq, np.arange(0, n, seeding.chunk_rows))
 
 
 def _local_search_groups(n_chunks: int) -> int:

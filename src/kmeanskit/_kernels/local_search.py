@@ -16,7 +16,7 @@ Such rows are found without reading the others: ``||x - p|| >=
 ||p - c_a|| - ||x - c_a||`` (triangle inequality), so a row with
 ``(||p - c_a|| - sqrt(d1))^2 >= d2`` is skipped after an O(1) test.
 
-Chunks of ``SEEDING_CHUNK_ROWS`` rows, as in the k-means++ kernels (the
+Chunks of ``chunk_rows(n)`` rows, as in the k-means++ kernels (the
 caller samples from the same per-chunk potentials), in a fixed number of
 consecutive groups; per-group partial sums are reduced in group order by the
 caller, so results do not depend on the number of threads.
@@ -33,7 +33,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from . import FASTMATH
-from .seeding import SEEDING_CHUNK_ROWS
+from .seeding import chunk_rows
 
 
 def _sq_to(X, row, point, point_sq):
@@ -108,7 +108,8 @@ def _group_chunks(g, n_groups, n):
     """First and last chunk of row group ``g`` when the chunks of n rows are
     split into ``n_groups`` consecutive groups (the same split on any number
     of threads)."""
-    n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
+    size = chunk_rows(n)
+    n_chunks = (n + size - 1) // size
     per_group = (n_chunks + n_groups - 1) // n_groups
     return min(g * per_group, n_chunks), min((g + 1) * per_group, n_chunks)
 
@@ -150,7 +151,8 @@ def swap_gains(X, weights, points, points_sq, point_center_dist, closest_sq, clo
         gain = group_gain[g]
         gain[:] = 0.0
         first, last = _group_chunks(g, n_groups, n)
-        for i in range(first * SEEDING_CHUNK_ROWS, min(n, last * SEEDING_CHUNK_ROWS)):
+        size = chunk_rows(n)
+        for i in range(first * size, min(n, last * size)):
             d1, d2, a = closest_sq[i], second_sq[i], closest_id[i]
             r1 = np.sqrt(d1)
             for j in range(t):
@@ -186,9 +188,10 @@ def update_rows(X, weights, centers, center_sq, q, point_center_dist, center_dis
         base = group_base[g]
         base[:] = 0.0
         first, last = _group_chunks(g, n_groups, n)
+        size = chunk_rows(n)
         for c in range(first, last):
-            start = c * SEEDING_CHUNK_ROWS
-            stop = min(n, start + SEEDING_CHUNK_ROWS)
+            start = c * size
+            stop = min(n, start + size)
             for i in range(start, stop):
                 _update_row(X, i, centers, center_sq, q, point, point_sq, point_center_dist,
                             center_dist, neighbour, closest_sq, closest_id, second_sq,

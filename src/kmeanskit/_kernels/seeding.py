@@ -25,8 +25,23 @@ from numba import njit, prange
 from . import FASTMATH
 
 # Rows per chunk: the unit of the parallel loop, of the per-chunk gains and
-# potentials (reduced in chunk order) and of the two-level sampling.
+# potentials (reduced in chunk order) and of the two-level sampling.  Fewer
+# rows than SEEDING_MIN_CHUNKS chunks of that size are cut into that many
+# smaller chunks (of 64-row multiples, at least SEEDING_MIN_CHUNK_ROWS), so
+# that small sets still spread over the threads: k-means|| reclusters about
+# 2,000 candidates at 512 clusters, which one chunk kept on one thread.
 SEEDING_CHUNK_ROWS = 2048
+SEEDING_MIN_CHUNKS = 4
+SEEDING_MIN_CHUNK_ROWS = 256
+
+
+@njit(cache=True)
+def chunk_rows(n):
+    """Rows per chunk for a set of n rows (a function of n alone, so the
+    chunks and their reductions are the same on any number of threads)."""
+    rows = -(-n // SEEDING_MIN_CHUNKS)
+    rows = -(-rows // 64) * 64
+    return min(SEEDING_CHUNK_ROWS, max(SEEDING_MIN_CHUNK_ROWS, rows))
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -110,11 +125,12 @@ def candidate_gains_dense(X, weights, candidates, cand_center_sq, closest_sq,
     for j in range(t):
         for a in range(cand_center_sq.shape[1]):
             nearest[a] = min(nearest[a], cand_center_sq[j, a])
-    n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
+    size = chunk_rows(n)
+    n_chunks = (n + size - 1) // size
     for c in prange(n_chunks):
         dist = np.empty(t)
         gain = np.zeros(t)
-        for row in range(c * SEEDING_CHUNK_ROWS, min(n, (c + 1) * SEEDING_CHUNK_ROWS)):
+        for row in range(c * size, min(n, (c + 1) * size)):
             if nearest[closest_id[row]] >= 4.0 * closest_sq[row]:
                 if keep:
                     for j in range(t):
@@ -136,10 +152,11 @@ def candidate_gains_sparse(data, indices, indptr, x_sq, weights, candidates,
     n = indptr.shape[0] - 1
     t = candidates.shape[0]
     cand_sq = _squared_norms64(candidates)
-    n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
+    size = chunk_rows(n)
+    n_chunks = (n + size - 1) // size
     for c in prange(n_chunks):
-        start = c * SEEDING_CHUNK_ROWS
-        m = min(SEEDING_CHUNK_ROWS, n - start)
+        start = c * size
+        m = min(size, n - start)
         survives = np.empty((t, m), dtype=np.bool_)
         chunk_dist = np.empty((t, m))
         _survivors(start, m, cand_center_sq, closest_sq, closest_id, survives)
@@ -163,9 +180,10 @@ def keep_candidate_direct(X, candidate, nearest_center_sq, center_id, weights,
     (``candidate`` is (1, d); ``nearest_center_sq`` its squared distances to
     the chosen centres)."""
     n = closest_sq.shape[0]
+    size = chunk_rows(n)
     for c in prange(chunk_potential.shape[0]):
-        start = c * SEEDING_CHUNK_ROWS
-        stop = min(n, start + SEEDING_CHUNK_ROWS)
+        start = c * size
+        stop = min(n, start + size)
         dist = np.empty(1)
         potential = 0.0
         for i in range(start, stop):
@@ -185,9 +203,10 @@ def keep_candidate(cand_dist_row, center_id, weights, closest_sq, closest_id,
     chosen centre ``center_id``; refresh each chunk's potential."""
     n = closest_sq.shape[0]
     n_chunks = chunk_potential.shape[0]
+    size = chunk_rows(n)
     for c in prange(n_chunks):
-        start = c * SEEDING_CHUNK_ROWS
-        stop = min(n, start + SEEDING_CHUNK_ROWS)
+        start = c * size
+        stop = min(n, start + size)
         potential = 0.0
         for i in range(start, stop):
             if cand_dist_row[i] < closest_sq[i]:
@@ -248,9 +267,10 @@ def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, max_tries, id
     ``deferred``: for it the batch's whole product costs less.
     """
     n, d = X.shape
-    n_chunks = (n + SEEDING_CHUNK_ROWS - 1) // SEEDING_CHUNK_ROWS
+    size = chunk_rows(n)
+    n_chunks = (n + size - 1) // size
     for c in prange(n_chunks):
-        for i in range(c * SEEDING_CHUNK_ROWS, min(n, (c + 1) * SEEDING_CHUNK_ROWS)):
+        for i in range(c * size, min(n, (c + 1) * size)):
             a = ids[i]
             limit = 4.0 * sq[i]
             stop = indptr[a]

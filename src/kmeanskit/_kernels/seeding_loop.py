@@ -21,7 +21,7 @@ from numba import njit
 
 from . import FASTMATH
 from .local_search import swap_gains, update_rows
-from .seeding import SEEDING_CHUNK_ROWS, candidate_gains_dense, keep_candidate
+from .seeding import candidate_gains_dense, chunk_rows, keep_candidate
 
 
 @njit(cache=True)
@@ -64,14 +64,15 @@ def sample_rows(uniforms, weights, closest_sq, chunk_potential, picked):
         targets[s] = uniforms[s] * cumulative[n_chunks - 1]
         chunks[s] = min(_first_above(cumulative, n_chunks, targets[s]), n_chunks - 1)
     n = weights.shape[0]
-    mass = np.empty(SEEDING_CHUNK_ROWS)
-    inside = np.empty(SEEDING_CHUNK_ROWS)
+    rows = chunk_rows(n)
+    mass = np.empty(rows)
+    inside = np.empty(rows)
     for s in range(t):
         chunk = chunks[s]
         if chunk < 0:  # drawn with an earlier uniform's chunk
             continue
-        start = chunk * SEEDING_CHUNK_ROWS
-        size = min(n, start + SEEDING_CHUNK_ROWS) - start
+        start = chunk * rows
+        size = min(n, start + rows) - start
         for i in range(size):
             mass[i] = weights[start + i] * closest_sq[start + i]
         _cumulative(mass, 0, size, inside)
