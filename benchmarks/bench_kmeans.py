@@ -72,6 +72,8 @@ def bench_seeding(n, d, k, dtype, repeat):
     kmeans_plusplus(X[:40_000], 256, random_state=0)  # in batches (64+ clusters)
     kmeans_parallel(X[:5000], 10, random_state=0)
     kmeans_plusplus(X[:5000], 10, local_search_steps="auto", random_state=0)
+    # From 64 steps the loops run compiled (local-search++, k-means||'s recluster).
+    kmeans_plusplus(X[:5000], 70, local_search_steps="auto", random_state=0)
 
     def potential(centers):
         from kmeanskit.kmeans import _label
@@ -84,13 +86,12 @@ def bench_seeding(n, d, k, dtype, repeat):
         X, k, local_search_steps="auto", random_state=0), repeat)
     sk_t, (sk, _) = best_time(lambda: sklearn_kmeans_plusplus(X, k, random_state=0), repeat)
     # What the seeds are weighed against: the iterations of a default fit
-    # (algorithm="auto", tol=1e-4) that starts from them, best of two at
-    # least (a single fit also timed loading its kernels: 4.3 s once at 512
-    # clusters for 0.5 s of iterations).
-    fits = max(repeat, 2)
-    iter_t, _ = best_time(lambda: KMeans(k, init=ours).fit(X), fits)
-    par_iter_t, _ = best_time(lambda: KMeans(k, init=par).fit(X), fits)
-    ls_iter_t, _ = best_time(lambda: KMeans(k, init=ls).fit(X), fits)
+    # (algorithm="auto", tol=1e-4) that starts from them, as many times (a
+    # single fit once timed loading its kernels: 4.3 s at 512 clusters for
+    # 0.5 s of iterations).
+    iter_t, _ = best_time(lambda: KMeans(k, init=ours).fit(X), repeat)
+    par_iter_t, _ = best_time(lambda: KMeans(k, init=par).fit(X), repeat)
+    ls_iter_t, _ = best_time(lambda: KMeans(k, init=ls).fit(X), repeat)
     return {"shape": f"({n:,}, {d}, {k})", "dtype": np.dtype(dtype).name,
             "ours": ours_t, "parallel": par_t, "local": ls_t, "sklearn": sk_t,
             "iterations": iter_t, "par_iterations": par_iter_t, "ls_iterations": ls_iter_t,
@@ -167,7 +168,8 @@ def main(argv=None):
                       f"| {r['faiss'] / r['ours']:.2f} | {r['ours'] / r['floor']:.2f} |",
                       flush=True)
         print()
-    print("Seeding alone (seconds; potential = inertia of the seeds, lower is better):")
+    print("Seeding alone (seconds, best of 3 for every seeding and fit; potential = inertia "
+          "of the seeds, lower is better):")
     print("| shape (n, d, k) | dtype | k-means++ ours | sklearn kmeans_plusplus | sklearn/ours "
           "| potential ours/sklearn | fit from these seeds | k-means|| ours "
           "| potential k-means||/sklearn | fit from these seeds | local-search++ ours "
@@ -175,7 +177,7 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     seeding_shapes = [(n // 20, d, k) for n, d, k in SHAPES] if args.quick else SHAPES
     for n, d, k in seeding_shapes:
-        r = bench_seeding(n, d, k, np.float64, 1)
+        r = bench_seeding(n, d, k, np.float64, 3)
         print(f"| {r['shape']} | {r['dtype']} | {r['ours']:.3f} | {r['sklearn']:.3f} "
               f"| {r['sklearn'] / r['ours']:.2f} | {r['ours_pot'] / r['sk_pot']:.3f} "
               f"| {r['iterations']:.3f} | {r['parallel']:.3f} "
