@@ -389,19 +389,22 @@ def test_squared_distances_below_never_exceed_the_exact_ones(rng, dtype):
     np.testing.assert_allclose(below, exact.astype(np.float64), rtol=1e-9)
 
 
-@pytest.mark.parametrize("step", ["hamerly", "elkan", "yinyang", "hamerly-sparse",
-                                  "elkan-sparse"])
+@pytest.mark.parametrize("step", ["hamerly", "hamerly-sorted", "elkan", "yinyang",
+                                  "hamerly-sparse", "elkan-sparse"])
 def test_cluster_emptied_over_iterations_has_no_residue(rng, step):
     # The bounded steps keep running cluster sums.  A cluster whose rows
     # leave over several iterations, with non-integer weights, is left with a
     # rounding residue of either sign unless emptied clusters are zeroed:
     # Lloyd's sums give it exactly 0, and relocation looks for exactly 0.
-    centres = np.repeat([[0.0], [10.0], [20.0]], 12, axis=1)
-    X = np.concatenate([c + 3 * rng.normal(size=(50, 12)) for c in centres])
+    name, _, form = step.partition("-")
+    d = 4 if form == "sorted" else 12  # Hamerly sorts the rows below 8 features
+    centres = np.repeat([[0.0], [10.0], [20.0]], d, axis=1)
+    X = np.concatenate([c + 3 * rng.normal(size=(50, d)) for c in centres])
     weights = rng.uniform(0.1, 3.0, len(X))
-    name, _, sparse = step.partition("-")
-    data = driver.Data(sp.csr_matrix(X) if sparse else X, weights)
+    data = driver.Data(sp.csr_matrix(X) if form == "sparse" else X, weights)
     state = driver.STEPS[name](data, 3)
+    if name == "hamerly":
+        assert (state.rows is not None) == (form == "sorted")
     labels = np.full(len(X), -1, dtype=np.int32)
     counts = []
     for far in (20.0, 29.0, 30.5, 1000.0):  # centre 2 drifts away from its rows
