@@ -641,11 +641,11 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
     the one that lowers the potential most.  Distance updates skip, by the
     triangle inequality, the points a candidate cannot bring closer, which
     makes large k much cheaper than the plain algorithm.  From 64 clusters
-    and 32,768 dense rows in memory the steps run in
-    batches that read X once for a few dozen steps: proposals drawn from
-    the potential at the batch's start are accepted by rejection, which
-    keeps the seeds' law exactly that of the steps one by one (other draws,
-    so other seeds for a given ``random_state``).
+    and 32,768 dense rows in memory the steps run in batches that read X
+    once for a few dozen steps: proposals drawn from the potential at the
+    batch's start are accepted by rejection, which keeps the seeds' law
+    exactly that of the steps one by one (other draws, so other seeds for a
+    given ``random_state``).
 
     With ``local_search_steps``, the seeds are then improved by greedy
     LocalSearch++ (Lattanzi & Sohler, ICML 2019): each step draws
