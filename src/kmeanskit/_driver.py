@@ -339,11 +339,6 @@ class BoundStep(_GroupBuffers):
         """Least share of distances skipped for ``auto`` to keep this step."""
         return KEEP_BOUNDS
 
-    def sums_are_changes(self) -> bool:
-        """Whether the kernel gives the change of the per-cluster sums (the
-        rows that moved) rather than the sums themselves."""
-        return True
-
     def __init__(self, data: Data, n_clusters: int):
         super().__init__(data, n_clusters)
         n = data.n_samples
@@ -400,31 +395,30 @@ class BoundStep(_GroupBuffers):
             self._run(centers, origin, original, moved, labels)
         self.previous = original
         sums, weights = self.sums.sum(axis=0), self.weights.sum(axis=0)
-        if self.sums_are_changes():
-            # The kernels give the change of the sums of rows minus origin (the
-            # rows that moved; every row on the first call).  The running
-            # totals are kept about the data mean, a fixed frame, and handed
-            # out in this call's frame as new arrays, which the driver's
-            # relocation may alter.
-            to_mean = (origin - self.mean)[None, :]
-            if fresh:
-                self.total_sums = np.zeros_like(sums)
-                self.total_weights = np.zeros_like(weights)
-            self.total_sums += sums + weights[:, None] * to_mean
-            self.total_weights += weights
-            if self.residue_below is not None and \
-                    np.any(np.abs(self.total_weights) <= self.residue_below):
-                # Non-integer weights added and taken out in other orders
-                # leave a rounding residue (of either sign) where a cluster
-                # lost its last row: such a cluster is empty, as Lloyd's sums
-                # have it, or relocation would miss it.  Only a cluster
-                # lighter than half the lightest row can be one, so the labels
-                # are read only when there is such a cluster.
-                empty = ~clusters_held(labels, len(weights), self.data.weights)
-                self.total_sums[empty] = 0.0
-                self.total_weights[empty] = 0.0
-            sums = self.total_sums - self.total_weights[:, None] * to_mean
-            weights = self.total_weights.copy()
+        # The kernels give the change of the sums of rows minus origin (the
+        # rows that moved; every row on the first call).  The running
+        # totals are kept about the data mean, a fixed frame, and handed
+        # out in this call's frame as new arrays, which the driver's
+        # relocation may alter.
+        to_mean = (origin - self.mean)[None, :]
+        if fresh:
+            self.total_sums = np.zeros_like(sums)
+            self.total_weights = np.zeros_like(weights)
+        self.total_sums += sums + weights[:, None] * to_mean
+        self.total_weights += weights
+        if self.residue_below is not None and \
+                np.any(np.abs(self.total_weights) <= self.residue_below):
+            # Non-integer weights added and taken out in other orders
+            # leave a rounding residue (of either sign) where a cluster
+            # lost its last row: such a cluster is empty, as Lloyd's sums
+            # have it, or relocation would miss it.  Only a cluster
+            # lighter than half the lightest row can be one, so the labels
+            # are read only when there is such a cluster.
+            empty = ~clusters_held(labels, len(weights), self.data.weights)
+            self.total_sums[empty] = 0.0
+            self.total_weights[empty] = 0.0
+        sums = self.total_sums - self.total_weights[:, None] * to_mean
+        weights = self.total_weights.copy()
         changed = int((labels != before).sum()) if fresh else int(self.changed.sum())
         return (sums, weights, self._inertia(centers, origin, sums, weights), changed,
                 int(self.skipped.sum()))
