@@ -326,7 +326,9 @@ def test_bounds_set_by_blas_are_valid(rng, dtype, include_assigned):
         if not include_assigned:
             others[group[None, :] == labels[:, None]] = np.inf
         assert (lower[:, g] <= others.min(axis=1)).all()
-    # Tight all the same: within a small fraction of the distances.
+        # Tight all the same: within a small fraction of the distances.
+        nearest = others.min(axis=1)
+        assert np.median(lower[nearest > 0, g] / nearest[nearest > 0]) > 0.999
     away = exact[rows, labels] > 0  # the centres themselves are at distance 0
     assert np.median(upper[away] / exact[rows, labels][away]) < 1.001
 
