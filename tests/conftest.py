@@ -32,3 +32,17 @@ def documents(rng, n=3000, vocabulary=2000, topics=8):
     from kmeanskit.datasets import make_documents
 
     return make_documents(n, vocabulary, topics, random_state=int(rng.integers(2**31)))[0]
+
+
+def instances_created(monkeypatch, cls):
+    """A list that receives every instance of ``cls`` created from now on
+    (for inspecting a fit's internal state)."""
+    created = []
+    original = cls.__init__
+
+    def record(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        created.append(self)
+
+    monkeypatch.setattr(cls, "__init__", record)
+    return created

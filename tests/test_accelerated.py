@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 import kmeanskit._driver as driver
-from conftest import blobs, documents
+from conftest import blobs, documents, instances_created
 from kmeanskit import KMeans
 
 ACCELERATED = ["hamerly", "elkan", "yinyang"]
@@ -230,15 +230,7 @@ def test_empty_clusters_and_duplicates(algorithm, sparse):
 
 def _sorted_rows_of(monkeypatch):
     """Record the sorted-row state of every Hamerly step a fit creates."""
-    created = []
-    original = driver._SortedRows.__init__
-
-    def record(self, *args):
-        original(self, *args)
-        created.append(self)
-
-    monkeypatch.setattr(driver._SortedRows, "__init__", record)
-    return created
+    return instances_created(monkeypatch, driver._SortedRows)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -8,7 +8,7 @@ from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
 
 import kmeanskit.init as init_module
-from conftest import blobs
+from conftest import blobs, instances_created
 from kmeanskit import KMeans, kmeans_parallel, kmeans_plusplus, naive_sharding, random_points
 from kmeanskit._kernels.seeding import closer_in_reach
 
@@ -456,14 +456,7 @@ def _counted(monkeypatch, name):
 
 def _kept_seedings(monkeypatch):
     """The _Seeding objects k-means++ creates, kept for inspection."""
-    made = []
-    original = init_module._Seeding.__init__
-
-    def keep(self, *args):
-        original(self, *args)
-        made.append(self)
-    monkeypatch.setattr(init_module._Seeding, "__init__", keep)
-    return made
+    return instances_created(monkeypatch, init_module._Seeding)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
