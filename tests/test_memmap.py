@@ -8,6 +8,8 @@ import pytest
 
 import kmeanskit.init as init_module
 from kmeanskit import KMeans, kmeans_parallel
+from kmeanskit._driver import Data
+from kmeanskit._validation import unit_weights
 
 
 @pytest.fixture
@@ -115,11 +117,20 @@ def test_kmeans_parallel_on_disk_matches_in_memory(tmp_path, case, monkeypatch):
         assert any(listed) and any(deferred)
 
 
+def test_sample_restarts_on_disk_only_within_the_labels_memory(narrow_on_disk, on_disk):
+    def plan(X):  # (sample rows, runs) of the default fit, or None: runs on X
+        return KMeans(12)._sample_plan(Data(X, unit_weights(X.shape[0])))
+
+    assert plan(narrow_on_disk) == (65_536, 8)  # 8 bytes a row: 0.5 MiB against 8 MiB
+    assert plan(on_disk) is None  # 128 bytes a row: 8 MiB against 0.8 MiB of labels
+    assert plan(np.array(on_disk)) == (65_536, 3)  # in memory
+
+
 def test_kmeans_on_disk_holds_only_the_labels(narrow_on_disk):
-    # With the default settings (k-means||, best of two runs) a whole fit
-    # holds the labels (4 bytes a row, the result; the first run's are
-    # dropped while the second runs, and made again if it stays the best) and
-    # block-sized temporaries: no weights, no seeding state, no copy.
+    # With the default settings (k-means||; here restarts on a sample of
+    # 65,536 rows, 0.5 MiB, and the best continued on X) a whole fit holds
+    # the labels (4 bytes a row, the result) and block-sized temporaries: no
+    # weights, no seeding state, no copy.
     X = narrow_on_disk
     n = X.shape[0]
     model, peak = _traced_peak(lambda: KMeans(12, random_state=0).fit(X))
@@ -130,7 +141,7 @@ def test_kmeans_on_disk_holds_only_the_labels(narrow_on_disk):
 
 
 def test_on_disk_fit_returns_the_best_runs_labels(tmp_path, monkeypatch):
-    # Whichever of the default two runs is the best, its labels come back
+    # Whichever of the two runs on X is the best, its labels come back
     # (made again by the same assignment when the first one wins) and equal
     # the in-memory fit's.
     # (The package's kmeans function shadows its module of the same name.)
