@@ -38,6 +38,8 @@ def write(path: Path, n: int, d: int, k: int) -> None:
 
 def main(argv=None) -> int:
     from kmeanskit import KMeans
+    from kmeanskit._driver import Data
+    from kmeanskit._validation import unit_weights
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
@@ -68,7 +70,9 @@ def main(argv=None) -> int:
             tracemalloc.stop()
             size = X.nbytes / 2**20
             label = init.replace("|", "\\|")  # a Markdown table cell
-            print(f"| {label} | {estimator._n_runs()} | {seconds:.1f} | {model.n_iter_} "
+            plan = estimator._sample_plan(Data(X, unit_weights(n)))
+            runs = estimator._n_runs() if plan is None else f"{plan[1]} on {plan[0]:,} rows, 1"
+            print(f"| {label} | {runs} | {seconds:.1f} | {model.n_iter_} "
                   f"| {peak:.0f} | {size:.0f} | {peak / size:.2f} |", flush=True)
     return 0
 
