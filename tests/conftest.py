@@ -1,3 +1,4 @@
+import importlib
 import os
 from pathlib import Path
 
@@ -46,3 +47,18 @@ def instances_created(monkeypatch, cls):
 
     monkeypatch.setattr(cls, "__init__", record)
     return created
+
+
+def recorded_runs(monkeypatch):
+    """A list that receives (rows of the data, result) of every run a
+    KMeans fit makes from now on."""
+    kmeans_module = importlib.import_module("kmeanskit.kmeans")  # shadowed by a function
+    runs, run = [], kmeans_module.run
+
+    def recorded(data, centers, **params):
+        result = run(data, centers, **params)
+        runs.append((data.n_samples, result))
+        return result
+
+    monkeypatch.setattr(kmeans_module, "run", recorded)
+    return runs

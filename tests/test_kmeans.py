@@ -11,7 +11,7 @@ from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.exceptions import ConvergenceWarning
 
 import kmeanskit._driver as driver
-from conftest import blobs
+from conftest import blobs, recorded_runs
 from kmeanskit import IterationRecord, KMeans, KMeansResult, kmeans
 
 # The package's kmeans function shadows its module of the same name.
@@ -173,23 +173,10 @@ def test_random_state_reproducible_and_n_init_keeps_the_best(rng):
     assert best_of_many <= np.median(singles)
 
 
-def _recorded_runs(monkeypatch):
-    """(rows of the data, result) of every run a fit makes."""
-    runs, run = [], kmeans_module.run
-
-    def recorded(data, centers, **params):
-        result = run(data, centers, **params)
-        runs.append((data.n_samples, result))
-        return result
-
-    monkeypatch.setattr(kmeans_module, "run", recorded)
-    return runs
-
-
 def test_default_restarts_on_a_sample_and_continues_the_best(rng, monkeypatch):
     monkeypatch.setattr(kmeans_module, "SAMPLE_MIN_ROWS", 1024)
     X, _ = blobs(rng, n=20_000, d=3, k=10, spread=2.0)
-    runs = _recorded_runs(monkeypatch)
+    runs = recorded_runs(monkeypatch)
     model = KMeans(10, random_state=0).fit(X)
     # 128 rows a cluster (1,280), as many runs as X holds samples, up to 8.
     assert [rows for rows, _ in runs] == [1280] * 8 + [20_000]

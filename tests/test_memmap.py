@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import kmeanskit.init as init_module
+from conftest import recorded_runs
 from kmeanskit import KMeans, kmeans_parallel
 from kmeanskit._driver import Data
 from kmeanskit._validation import unit_weights
@@ -149,20 +150,12 @@ def test_on_disk_fit_returns_the_best_runs_labels(tmp_path, monkeypatch):
     X = np.random.default_rng(5).uniform(size=(20_000, 2))  # no clusters: runs end apart
     np.save(tmp_path / "x.npy", X)
     on_disk = np.load(tmp_path / "x.npy", mmap_mode="r")
-    inertias = []
-    run = kmeans_module.run
-
-    def recorded_run(*args, **kwargs):
-        result = run(*args, **kwargs)
-        inertias.append(result.inertia)
-        return result
-
-    monkeypatch.setattr(kmeans_module, "run", recorded_run)
+    runs = recorded_runs(monkeypatch)
     winners = set()
     for seed in range(6):
-        inertias.clear()
+        runs.clear()
         model = KMeans(8, random_state=seed).fit(on_disk)
-        first, second = inertias
+        first, second = (result.inertia for _, result in runs)
         winners.add(int(second < first * (1 - kmeans_module.RUN_TIE_RTOL)))
         in_memory = KMeans(8, random_state=seed).fit(X)
         np.testing.assert_array_equal(model.labels_, in_memory.labels_)
