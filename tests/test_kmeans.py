@@ -173,7 +173,7 @@ def test_random_state_reproducible_and_n_init_keeps_the_best(rng):
     assert best_of_many <= np.median(singles)
 
 
-def test_default_restarts_on_a_sample_and_continues_the_best(rng, monkeypatch):
+def test_default_restarts_on_a_sample_and_continues_the_best(rng, monkeypatch, capsys):
     monkeypatch.setattr(kmeans_module, "SAMPLE_MIN_ROWS", 1024)
     X, _ = blobs(rng, n=20_000, d=3, k=10, spread=2.0)
     runs = recorded_runs(monkeypatch)
@@ -187,6 +187,8 @@ def test_default_restarts_on_a_sample_and_continues_the_best(rng, monkeypatch):
     for n_threads in (1, 2):
         again = KMeans(10, random_state=0, n_threads=n_threads).fit(X)
         np.testing.assert_array_equal(again.labels_, model.labels_)
+    KMeans(10, random_state=0, verbose=1).fit(X)
+    assert "Best of 8 runs on 1280 sampled rows" in capsys.readouterr().out
     runs.clear()
     KMeans(10, random_state=0).fit(X[:3 * 1280 - 1])  # too few rows for a sample: two runs on X
     assert [rows for rows, _ in runs] == [3 * 1280 - 1] * 2

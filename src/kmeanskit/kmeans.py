@@ -403,10 +403,10 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
             else:
                 start = self._best_run(sample, seeds, resolve_algorithm(
                     self.algorithm, sample, self.n_clusters), tol, drop_labels=True)
-                del sample  # the sample's memory is not held while X is labelled
                 if self.verbose:
                     print(f"Best of {len(seeds)} runs on {sample.n_samples} sampled rows: "
                           "continuing on all rows.")
+                del sample  # the sample's memory is not held while X is labelled
                 best = run(data, start.centers, algorithm=algorithm,
                            max_iter=self.max_iter, tol=tol, verbose=self.verbose)
             if best.labels is None:
