@@ -119,6 +119,36 @@ def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng):
     assert [r.n_changed for r in auto.history_] == [r.n_changed for r in lloyd.history_]
 
 
+@pytest.mark.parametrize("separated", [True, False])
+def test_auto_starts_with_yinyang_and_keeps_it_where_its_bounds_will_pay(rng, monkeypatch,
+                                                                         separated):
+    # Large k d: Yinyang's first pass, then Yinyang kept only if its bounds
+    # are predicted to skip KEEP_BOUNDS of the next iteration's distances.
+    monkeypatch.setattr(driver, "PROBED_MIN_CLUSTERS", 0)  # these fits are small
+    predictions, predict = [], driver.YinyangStep.predicted_skip_share
+
+    def recorded(self, centers, labels):
+        predictions.append(predict(self, centers, labels))
+        return predictions[-1]
+
+    monkeypatch.setattr(driver.YinyangStep, "predicted_skip_share", recorded)
+    n, k = 20_000, 40
+    X, labels = blobs(rng, n=n, d=16, k=k, spread=20.0 if separated else 1.5)
+    init = X[[np.flatnonzero(labels == j)[0] for j in range(k)]] if separated else X[:k]
+    auto = KMeans(k, init=init, tol=0).fit(X)
+    lloyd = KMeans(k, init=init, tol=0, algorithm="lloyd").fit(X)
+    np.testing.assert_array_equal(auto.labels_, lloyd.labels_)
+    assert [r.n_changed for r in auto.history_] == [r.n_changed for r in lloyd.history_]
+    steps = [r.algorithm for r in auto.history_]
+    assert len(predictions) == 1 and steps[0] == "yinyang"
+    assert (predictions[0] >= driver.KEEP_BOUNDS) == separated
+    assert steps[1] == ("yinyang" if separated else "lloyd")
+    # The prediction is a slight underestimate of what the bounds then skip.
+    forced = KMeans(k, init=init, tol=0, max_iter=2, algorithm="yinyang").fit(X)
+    skipped = forced.history_[1].n_skipped / (n * k)
+    assert predictions[0] <= skipped <= predictions[0] + 0.2
+
+
 def test_auto_returns_to_lloyd_when_bounds_do_not_pay(rng, monkeypatch):
     monkeypatch.setattr(driver, "KEEP_BOUNDS", 1.01)  # no bound can skip that much
     X, _ = blobs(rng, n=20_000, d=12, k=12, spread=8.0)

@@ -640,6 +640,24 @@ class YinyangStep(BoundStep):
             self._group(centers_original)
         return self.members, self.offsets, False, self.lower
 
+    def predicted_skip_share(self, centers, labels) -> float:
+        """Share of the distances the next iteration's bounds will skip, for
+        the new ``centers`` (original frame), estimated on PREDICTION_ROWS
+        rows spread over X: a row skips the groups whose lower bound, less the
+        most any of their centroids moved, clears its upper bound plus its
+        own centroid's move; all k when every group does.  (The kernel then
+        tightens the upper bound of a row that fails, so this slightly
+        underestimates.)"""
+        moved = self._moved(centers.astype(np.float64))
+        group_moved = np.zeros(self.n_groups)
+        np.maximum.at(group_moved, self.group_of, moved)
+        rows = slice(None, None, max(1, self.data.n_samples // PREDICTION_ROWS))
+        upper = self.upper[rows] + moved[labels[rows]]
+        clear = self.lower[rows] - group_moved >= upper[:, None]
+        k = len(moved)
+        skipped = np.where(clear.all(axis=1), k, clear @ np.diff(self.offsets))
+        return float(skipped.sum()) / (len(upper) * k)
+
     def _run(self, centers, origin, original, moved, labels):
         if self.members is None:
             self._group(original)
@@ -713,6 +731,26 @@ KEEP_SORTED_BLOCKS = 0.25
 POOR_ITERATIONS = 3
 RETRY_DROP = 0.25
 RETRIES = 2
+# Yinyang's first pass (a BLAS pass that also sets the bounds) costs 1.2-2.5
+# Lloyd passes, but on separated clusters its bounds skip 98-100 % of the
+# second iteration's distances, where Lloyd's second pass computes them all;
+# on overlapping clusters they skip 0-50 %, and a poor Yinyang iteration
+# costs up to 7 Lloyd passes.  So "auto" bound for Yinyang (where the first
+# pass is a BLAS pass) starts with it, and keeps it only if its bounds are
+# predicted to skip KEEP_BOUNDS of the second iteration's distances, from
+# PREDICTION_ROWS rows spread over X.
+PROBED = ("yinyang",)
+PREDICTION_ROWS = 4096
+# Below this many features Lloyd's pass is so cheap that Yinyang's skipping
+# 98 % of the distances still cost more while 12 % of the labels change
+# ((200,000, 4, 512): 0.037 s against 0.016 s).
+PROBED_MIN_FEATURES = 8
+# ... and with fewer clusters a Lloyd pass (k products a row) costs too
+# little beside what a bounded run adds whatever k (its first pass's
+# premium, a pass for the data's moments, one to sum the final inertia from
+# the rows): at (200,000, 64, 64), a 2-iteration fit, 0.045 s against
+# Lloyd's 0.035 s; at (200,000, 8, 32) 0.060-0.067 s against 0.052-0.059 s.
+PROBED_MIN_CLUSTERS = 128
 
 
 def relocate_empty(data, centers, origin, labels, sums, cluster_weights) -> tuple[int, bool]:
@@ -770,7 +808,9 @@ def farthest_rows(data: Data, centers: np.ndarray, count: int):
 class Plan:
     """Which step runs each iteration: one algorithm throughout, or for
     ``"auto:<bounded>"`` Lloyd first, the bounded algorithm once few labels
-    change, and Lloyd again when the bounds do not skip enough.
+    change, and Lloyd again when the bounds do not skip enough.  Where Yinyang
+    is probed (PROBED), its first pass replaces Lloyd's and it stays only if
+    its bounds are predicted to pay in the second iteration.
 
     Bounds skip more as the centroids settle, and a share read right after
     the switch can be briefly low, so the plan falls back only after
@@ -784,15 +824,26 @@ class Plan:
         self.data, self.n_clusters = data, n_clusters
         adaptive = algorithm.startswith("auto:")
         self.bounded = algorithm.split(":", 1)[1] if adaptive else None
-        self.current = "lloyd" if adaptive else algorithm
+        self.probing = (adaptive and self.bounded in PROBED
+                        and data.X.shape[1] >= PROBED_MIN_FEATURES
+                        and n_clusters >= PROBED_MIN_CLUSTERS)
+        self.current = self.bounded if self.probing else "lloyd" if adaptive else algorithm
         self.step = STEPS[self.current](data, n_clusters)
         self.switch_below = SWITCH_TO_BOUNDS * data.n_samples
         self.retries = 0
         self.bounded_iterations = 0
         self.poor = 0
 
-    def after(self, record: IterationRecord) -> None:
+    def after(self, record: IterationRecord, centers: np.ndarray, labels: np.ndarray) -> None:
+        """Choose the next iteration's step, given this iteration's record and
+        the centroids and labels it produced."""
         if self.bounded is None:
+            return
+        if self.probing:  # the bounds are set: keep them if they will pay
+            self.probing = False
+            self.bounded_iterations = 1
+            if self.step.predicted_skip_share(centers, labels) < self.step.keep_share():
+                self._use("lloyd")
             return
         if self.current == "lloyd":
             if record.n_changed < self.switch_below and self.retries <= RETRIES:
@@ -875,7 +926,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
                 print(f"Converged at iteration {iteration}: centre shift "
                       f"{shift:.3g} within tolerance {tol:.3g}.")
             break
-        plan.after(record)
+        plan.after(record, centers, labels)
     if strict:
         # Unchanged labels: the means just computed are those of the last
         # pass's centroids, different only by rounding (each pass works in the

@@ -216,8 +216,12 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
           else Hamerly); back to Lloyd after three iterations in a row in
           which the bounds skip less than 80 % of the distances (25 % for
           sorted Hamerly), and the bounds again once the changing labels
-          drop to a quarter (crossovers measured in
-          ``benchmarks/RESULTS.md``). Sparse input and memory-mapped X
+          drop to a quarter.  From 128 clusters and 8 features, where the
+          plan's algorithm is Yinyang, it starts with Yinyang's first pass
+          (a BLAS pass that also sets the bounds) and keeps Yinyang if its
+          bounds are predicted to skip 80 % of the second iteration's
+          distances (separated clusters), else runs Lloyd as above
+          (crossovers measured in ``benchmarks/RESULTS.md``). Sparse input and memory-mapped X
           always run Lloyd.
 
         ``algorithm_`` records what ran.
