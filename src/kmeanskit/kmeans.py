@@ -54,8 +54,8 @@ DETERMINISTIC_INITS = {"sharding"}
 # 65,536 rows and one on X took 0.28 s and ended 0.66 % below scikit-learn's
 # default on average over 20 seeds, where two runs on X took 0.62 s and
 # ended 0.37 % below (benchmarks/RESULTS.md).  The sample holds at least
-# this many rows and this many per cluster, so that its runs rank starts much as
-# X would ...
+# this many rows and this many per cluster, so that its runs rank starts
+# much as X would ...
 SAMPLE_MIN_ROWS = 65_536
 SAMPLE_ROWS_PER_CLUSTER = 128
 # ... X holds at least this many samples' worth of rows, and there are as
@@ -221,8 +221,8 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
           (a BLAS pass that also sets the bounds) and keeps Yinyang if its
           bounds are predicted to skip 80 % of the second iteration's
           distances (separated clusters), else runs Lloyd as above
-          (crossovers measured in ``benchmarks/RESULTS.md``). Sparse input and memory-mapped X
-          always run Lloyd.
+          (crossovers measured in ``benchmarks/RESULTS.md``).  Sparse input
+          and memory-mapped X always run Lloyd.
 
         ``algorithm_`` records what ran.
     random_state : int, numpy Generator, numpy RandomState or None, default=None
