@@ -739,7 +739,6 @@ RETRIES = 2
 # pass is a BLAS pass) starts with it, and keeps it only if its bounds are
 # predicted to skip KEEP_BOUNDS of the second iteration's distances, from
 # PREDICTION_ROWS rows spread over X.
-PROBED = ("yinyang",)
 PREDICTION_ROWS = 4096
 # Below this many features Lloyd's pass is so cheap that Yinyang's skipping
 # 98 % of the distances still cost more while 12 % of the labels change
@@ -808,9 +807,11 @@ def farthest_rows(data: Data, centers: np.ndarray, count: int):
 class Plan:
     """Which step runs each iteration: one algorithm throughout, or for
     ``"auto:<bounded>"`` Lloyd first, the bounded algorithm once few labels
-    change, and Lloyd again when the bounds do not skip enough.  Where Yinyang
-    is probed (PROBED), its first pass replaces Lloyd's and it stays only if
-    its bounds are predicted to pay in the second iteration.
+    change, and Lloyd again when the bounds do not skip enough.  Where the
+    bounded algorithm is Yinyang on enough features and clusters
+    (PROBED_MIN_FEATURES, PROBED_MIN_CLUSTERS), its first pass replaces
+    Lloyd's and it stays only if its bounds are predicted to pay in the
+    second iteration.
 
     Bounds skip more as the centroids settle, and a share read right after
     the switch can be briefly low, so the plan falls back only after
@@ -824,7 +825,7 @@ class Plan:
         self.data, self.n_clusters = data, n_clusters
         adaptive = algorithm.startswith("auto:")
         self.bounded = algorithm.split(":", 1)[1] if adaptive else None
-        self.probing = (adaptive and self.bounded in PROBED
+        self.probing = (adaptive and self.bounded == "yinyang"
                         and data.X.shape[1] >= PROBED_MIN_FEATURES
                         and n_clusters >= PROBED_MIN_CLUSTERS)
         self.current = self.bounded if self.probing else "lloyd" if adaptive else algorithm
