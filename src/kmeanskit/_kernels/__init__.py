@@ -7,7 +7,14 @@ Determinism: every parallel kernel splits rows into fixed-size chunks (and
 reductions into a fixed number of groups) that do not depend on the number of
 threads, and reduces partial results in chunk order, so the same inputs give
 bit-identical outputs on 1 or 64 threads.
+
+Cached kernels are stamped with the sources of every module here
+(:mod:`._cache_stamp`), registered before any of them is defined.
 """
+
+from . import _cache_stamp
+
+_cache_stamp.register()
 
 # Restricted fast-math: allow reassociation and fused multiply-add but keep
 # IEEE semantics for NaN/inf, which the full set would let the compiler ignore.
