@@ -75,8 +75,8 @@ def test_skipped_distances_are_reported(rng):
 
 @pytest.mark.parametrize("shape, plan", [
     ((1000, 2, 16), "auto:hamerly"), ((1000, 16, 20), "auto:yinyang"),
-    ((1000, 16, 10), "auto:hamerly"), ((1000, 300, 10), "auto:elkan"),
-    ((1000, 100, 10), "auto:hamerly"), ((1000, 16, 300), "auto:yinyang"),
+    ((1000, 16, 10), "auto:yinyang"), ((1000, 300, 10), "auto:elkan"),
+    ((1000, 100, 3), "auto:yinyang"), ((1000, 16, 300), "auto:yinyang"),
     ((1000, 100, 200), "auto:yinyang"), ((1000, 5, 10), "auto:hamerly"),
     ((1000, 2, 300), "auto:yinyang"),
 ])
@@ -87,7 +87,7 @@ def test_auto_plan_follows_the_measured_rule(shape, plan):
 
 
 @pytest.mark.parametrize("shape, plan", [
-    ((1000, 2, 16), "lloyd"), ((1000, 5, 40), "auto:yinyang"), ((1000, 16, 10), "auto:hamerly"),
+    ((1000, 2, 16), "lloyd"), ((1000, 5, 40), "auto:yinyang"), ((1000, 16, 10), "auto:yinyang"),
 ])
 def test_auto_plan_without_a_sorted_copy(monkeypatch, shape, plan):
     # Low-dimensional Hamerly copies X in sorted order, within a memory budget.
@@ -106,14 +106,15 @@ def test_auto_runs_lloyd_on_a_memmap(tmp_path):
     assert driver.resolve_algorithm("yinyang", data, 20) == "yinyang"
 
 
-def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng):
-    X, _ = blobs(rng, n=20_000, d=12, k=12, spread=8.0)
+@pytest.mark.parametrize("n_features, bounded", [(12, "yinyang"), (4, "hamerly")])
+def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng, n_features, bounded):
+    X, _ = blobs(rng, n=20_000, d=n_features, k=12, spread=8.0)
     init = X[:12].copy()
     auto = KMeans(12, init=init, tol=0).fit(X)
     lloyd = KMeans(12, init=init, tol=0, algorithm="lloyd").fit(X)
     steps = [r.algorithm for r in auto.history_]
-    assert steps[0] == "lloyd" and "hamerly" in steps
-    assert auto.algorithm_.startswith("lloyd+hamerly")
+    assert steps[0] == "lloyd" and bounded in steps
+    assert auto.algorithm_.startswith(f"lloyd+{bounded}")
     np.testing.assert_array_equal(auto.labels_, lloyd.labels_)
     assert auto.n_iter_ == lloyd.n_iter_
     assert [r.n_changed for r in auto.history_] == [r.n_changed for r in lloyd.history_]
@@ -158,14 +159,14 @@ def test_auto_returns_to_lloyd_when_bounds_do_not_pay(rng, monkeypatch):
     steps = "".join(r.algorithm[0] for r in model.history_)
     # Each attempt: one iteration setting the bounds, then the poor ones in a
     # row; Lloyd in between; at most RETRIES attempts after the first.
-    attempt = "h" * (1 + driver.POOR_ITERATIONS)
+    attempt = "y" * (1 + driver.POOR_ITERATIONS)
     attempts = [run for run in steps.split("l") if run]
     assert attempts and set(attempts[:-1]) <= {attempt}, steps
     assert attempt.startswith(attempts[-1])  # the fit may converge during one
     assert 1 < len(attempts) <= 1 + driver.RETRIES
     changed = [r.n_changed for r in model.history_]
-    for start in (i for i in range(1, len(steps)) if steps[i - 1:i + 1] == "lh"):
-        previous = steps.rfind("h", 0, start)  # a retry waits for the changes to drop
+    for start in (i for i in range(1, len(steps)) if steps[i - 1:i + 1] == "ly"):
+        previous = steps.rfind("y", 0, start)  # a retry waits for the changes to drop
         if previous >= 0:
             assert changed[start - 1] < driver.RETRY_DROP * changed[previous]
 
@@ -175,11 +176,11 @@ def test_auto_keeps_bounds_through_a_brief_poor_stretch(rng, monkeypatch):
     # a row does not send the plan back to Lloyd.
     X, _ = blobs(rng, n=20_000, d=12, k=12, spread=8.0)
     shares = iter([0.0] * (driver.POOR_ITERATIONS - 1) + [1.0] * 1000)
-    monkeypatch.setattr(driver.HamerlyStep, "keep_share",
+    monkeypatch.setattr(driver.YinyangStep, "keep_share",
                         lambda self: 1.01 if next(shares) == 0.0 else 0.0)
     model = KMeans(12, init=X[:12], tol=0).fit(X)
     steps = "".join(r.algorithm[0] for r in model.history_)
-    assert "h" in steps and "l" not in steps[steps.index("h"):], steps
+    assert "y" in steps and "l" not in steps[steps.index("y"):], steps
 
 
 SPARSE_BOUNDED = ["hamerly", "elkan"]

@@ -212,17 +212,17 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
         - ``"auto"``: Lloyd while more than 5 % of the points change
           cluster; then a bounded algorithm for dense data (Yinyang from 256
           clusters, else sorted Hamerly below 8 features, else Elkan from 256
-          features with up to 32 clusters, else Yinyang from 16 clusters,
-          else Hamerly); back to Lloyd after three iterations in a row in
-          which the bounds skip less than 80 % of the distances (25 % for
-          sorted Hamerly), and the bounds again once the changing labels
-          drop to a quarter.  From 128 clusters and 8 features, where the
-          plan's algorithm is Yinyang, it starts with Yinyang's first pass
-          (a BLAS pass that also sets the bounds) and keeps Yinyang if its
-          bounds are predicted to skip 80 % of the second iteration's
-          distances (separated clusters), else runs Lloyd as above
-          (crossovers measured in ``benchmarks/RESULTS.md``).  Sparse input
-          and memory-mapped X always run Lloyd.
+          features with up to 32 clusters, else Yinyang); back to Lloyd
+          after three iterations in a row in which the bounds skip less
+          than 80 % of the distances (25 % for sorted Hamerly), and the
+          bounds again once the changing labels drop to a quarter.  From
+          128 clusters and 8 features, where the plan's algorithm is
+          Yinyang, it starts with Yinyang's first pass (a BLAS pass that
+          also sets the bounds) and keeps Yinyang if its bounds are
+          predicted to skip 80 % of the second iteration's distances
+          (separated clusters), else runs Lloyd as above (crossovers
+          measured in ``benchmarks/RESULTS.md``).  Sparse input
+          runs Hamerly from the first iteration, memory-mapped X Lloyd.
 
         ``algorithm_`` records what ran.
     random_state : int, numpy Generator, numpy RandomState or None, default=None
