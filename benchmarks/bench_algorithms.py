@@ -6,13 +6,19 @@ Blobs as in the other benchmarks; "spread" is their standard deviation
 (1: separated clusters, 6: heavily overlapping ones).  Seconds are the best
 of two fits (at most 300 iterations, ``tol=0``).
 
+``--small``: fits around ``BOUNDS_MIN_WORK`` multiply-adds a Lloyd pass
+(n k d), below which "auto" runs Lloyd alone: Lloyd, "auto", and "auto"
+without that floor (default ``tol``, best of 15).
+
 Run:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_algorithms.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_algorithms.py --small
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import numpy as np
@@ -31,15 +37,55 @@ SHAPES = [
     (1_000_000, 8, 8, 6.0), (200_000, 32, 10, 6.0), (100_000, 64, 12, 6.0),
 ]
 
+# --small: around BOUNDS_MIN_WORK multiply-adds a pass.
+SMALL_SHAPES = [
+    (10_000, 2, 16, 6.0), (10_000, 4, 32, 1.0), (10_000, 10, 8, 6.0), (10_000, 10, 32, 1.0),
+    (10_000, 16, 8, 6.0), (10_000, 16, 16, 1.0), (10_000, 32, 8, 6.0), (30_000, 2, 16, 6.0),
+    (30_000, 4, 32, 1.0), (50_000, 2, 16, 6.0), (100_000, 4, 8, 1.0), (100_000, 2, 16, 6.0),
+]
+
+
+def small() -> int:
+    from sklearn.cluster import kmeans_plusplus
+
+    from kmeanskit import KMeans, _driver
+
+    print("| (n, d, k), spread | n k d | iterations | lloyd | auto | auto without the floor "
+          "| that ran | lloyd / without |")
+    print("|---|---|---|---|---|---|---|---|")
+    floor = _driver.BOUNDS_MIN_WORK
+    for n, d, k, spread in SMALL_SHAPES:
+        X = make_blobs(n, d, k, np.float64, spread=spread)
+        init, _ = kmeans_plusplus(X, k, random_state=0)
+        seconds = {}
+        for name, algorithm, min_work in (("lloyd", "lloyd", floor), ("auto", "auto", floor),
+                                          ("bounds", "auto", 0)):
+            _driver.BOUNDS_MIN_WORK = min_work
+            KMeans(k, init=init, algorithm=algorithm).fit(X)  # compile, warm up
+            seconds[name], model = best_time(lambda X=X, k=k, init=init, a=algorithm: KMeans(
+                k, init=init, algorithm=a).fit(X), 15)
+        _driver.BOUNDS_MIN_WORK = floor
+        print(f"| ({n:,}, {d}, {k}), {spread:g} | {n * k * d / 2**20:.2f} Mi | {model.n_iter_}"
+              f" | {seconds['lloyd'] * 1e3:.2f} ms"
+              f" | {seconds['auto'] * 1e3:.2f} ms | {seconds['bounds'] * 1e3:.2f} ms"
+              f" | {model.algorithm_} | {seconds['lloyd'] / seconds['bounds']:.2f} |", flush=True)
+    return 0
+
 
 def main() -> int:
     from sklearn.cluster import kmeans_plusplus
 
     from kmeanskit import KMeans
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true",
+                        help="small fits: Lloyd alone against the bounds")
+    args = parser.parse_args()
     print(machine_report())
     print(blas_report())
     print()
+    if args.small:
+        return small()
     print("| (n, d, k), spread | iterations | " + " | ".join(ALGORITHMS) + " | auto ran |")
     print("|---|---|" + "---|" * len(ALGORITHMS) + "---|")
     for n, d, k, spread in SHAPES:

@@ -81,9 +81,20 @@ def test_skipped_distances_are_reported(rng):
     ((1000, 2, 300), "auto:yinyang"),
 ])
 def test_auto_plan_follows_the_measured_rule(shape, plan):
-    n, d, k = shape
+    _, d, k = shape
+    n = -(-driver.BOUNDS_MIN_WORK // (d * k))  # enough rows for bounds to pay
     data = driver.Data(np.zeros((n, d)), np.ones(n))
     assert driver.resolve_algorithm("auto", data, k) == plan
+    # One row fewer: a Lloyd pass too cheap for any bounds to recover their costs.
+    fewer = driver.Data(np.zeros((n - 1, d)), np.ones(n - 1))
+    assert driver.resolve_algorithm("auto", fewer, k) == "lloyd"
+
+
+def test_auto_runs_lloyd_alone_on_small_fits(rng):
+    X, _ = blobs(rng, n=10_000, d=10, k=8, spread=6.0)
+    model = KMeans(8, random_state=0).fit(X)
+    assert model.algorithm_ == "lloyd"
+    assert {r.algorithm for r in model.history_} == {"lloyd"}
 
 
 @pytest.mark.parametrize("shape, plan", [
@@ -92,6 +103,7 @@ def test_auto_plan_follows_the_measured_rule(shape, plan):
 def test_auto_plan_without_a_sorted_copy(monkeypatch, shape, plan):
     # Low-dimensional Hamerly copies X in sorted order, within a memory budget.
     monkeypatch.setattr(driver, "SORTED_MAX_BYTES", 1000)
+    monkeypatch.setattr(driver, "BOUNDS_MIN_WORK", 0)  # these are small
     n, d, k = shape
     data = driver.Data(np.zeros((n, d)), np.ones(n))
     assert driver.resolve_algorithm("auto", data, k) == plan
@@ -107,7 +119,9 @@ def test_auto_runs_lloyd_on_a_memmap(tmp_path):
 
 
 @pytest.mark.parametrize("n_features, bounded", [(12, "yinyang"), (4, "hamerly")])
-def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng, n_features, bounded):
+def test_auto_moves_to_bounds_once_labels_settle_and_stays_exact(rng, monkeypatch,
+                                                                 n_features, bounded):
+    monkeypatch.setattr(driver, "BOUNDS_MIN_WORK", 0)  # this fit is small
     X, _ = blobs(rng, n=20_000, d=n_features, k=12, spread=8.0)
     init = X[:12].copy()
     auto = KMeans(12, init=init, tol=0).fit(X)
@@ -152,6 +166,7 @@ def test_auto_starts_with_yinyang_and_keeps_it_where_its_bounds_will_pay(rng, mo
 
 def test_auto_returns_to_lloyd_when_bounds_do_not_pay(rng, monkeypatch):
     monkeypatch.setattr(driver, "KEEP_BOUNDS", 1.01)  # no bound can skip that much
+    monkeypatch.setattr(driver, "BOUNDS_MIN_WORK", 0)  # this fit is small
     X, _ = blobs(rng, n=20_000, d=12, k=12, spread=8.0)
     model = KMeans(12, init=X[:12], tol=0, max_iter=300).fit(X)
     lloyd = KMeans(12, init=X[:12], tol=0, max_iter=300, algorithm="lloyd").fit(X)
@@ -174,6 +189,7 @@ def test_auto_returns_to_lloyd_when_bounds_do_not_pay(rng, monkeypatch):
 def test_auto_keeps_bounds_through_a_brief_poor_stretch(rng, monkeypatch):
     # A share under the threshold for fewer than POOR_ITERATIONS iterations in
     # a row does not send the plan back to Lloyd.
+    monkeypatch.setattr(driver, "BOUNDS_MIN_WORK", 0)  # this fit is small
     X, _ = blobs(rng, n=20_000, d=12, k=12, spread=8.0)
     shares = iter([0.0] * (driver.POOR_ITERATIONS - 1) + [1.0] * 1000)
     monkeypatch.setattr(driver.YinyangStep, "keep_share",

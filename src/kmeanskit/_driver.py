@@ -694,10 +694,21 @@ def resolve_algorithm(algorithm: str, data: Data, n_clusters: int) -> str:
     return f"auto:{algorithm}" if adaptive and algorithm != "lloyd" else algorithm
 
 
+# Below this many multiply-adds a Lloyd pass (n k d) "auto" stays with Lloyd:
+# such a pass takes under a millisecond, and the bounds' fixed costs (the
+# data's moments, a sorted copy, the final inertia re-summed from the rows)
+# were rarely recovered: Lloyd alone as fast or faster on most such fits
+# measured (by up to 1.3x), the bounds faster on a few (by up to 1.3x), all
+# within a few milliseconds (benchmarks/RESULTS.md).  A first fit in a fresh
+# process also skips compiling the bounded kernels (2.5-4 s).
+BOUNDS_MIN_WORK = 2**21
+
+
 def auto_algorithm(n: int, d: int, n_clusters: int, sortable: bool = True) -> str:
     """The bounded algorithm ``auto`` may move to, from the measured
     crossovers (benchmarks/RESULTS.md, "Choosing the algorithm").
 
+    Lloyd alone where a pass costs under ``BOUNDS_MIN_WORK`` multiply-adds.
     From 256 clusters Yinyang's group bounds win at every dimension.  Below
     8 features Hamerly on sorted rows skips whole blocks and wins; where it
     may not copy X (a memmap, or beyond its memory budget) plain bounds lose
@@ -708,6 +719,8 @@ def auto_algorithm(n: int, d: int, n_clusters: int, sortable: bool = True) -> st
     bound, in Yinyang's kernels, which measured up to 2.8x faster than
     Hamerly's own there).
     """
+    if n * d * n_clusters < BOUNDS_MIN_WORK:
+        return "lloyd"
     if n_clusters >= 256:
         return "yinyang"
     if d < SORTED_MAX_FEATURES:
