@@ -209,8 +209,9 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
           memory: beyond 1 GiB of bounds it runs Hamerly instead);
         - ``"yinyang"``: one lower bound per point and group of about 10
           centroids (Ding et al., 2015), a whole group skipped at once;
-        - ``"auto"``: Lloyd while more than 5 % of the points change
-          cluster; then a bounded algorithm for dense data (Yinyang from 256
+        - ``"auto"``: Lloyd alone where a pass is under 2^21
+          multiply-adds (n k d); else Lloyd while more than 5 % of the
+          points change cluster; then a bounded algorithm for dense data (Yinyang from 256
           clusters, else sorted Hamerly below 8 features, else Elkan from 256
           features with up to 32 clusters, else Yinyang); back to Lloyd
           after three iterations in a row in which the bounds skip less
