@@ -61,7 +61,7 @@ def register() -> bool:
     locators = getattr(impl, "_locator_classes", None)
     if not isinstance(locators, list):
         return False
-    if not any(getattr(cls, "__name__", "").startswith("PackageStamped") for cls in locators):
+    if not any(cls.__name__.startswith("PackageStamped") for cls in locators):
         file_backed = [cls for cls in locators
                        if issubclass(cls, getattr(caching, "_SourceFileBackedLocatorMixin", ()))]
         locators[:0] = [_stamped(cls) for cls in file_backed]
