@@ -25,6 +25,7 @@ from ._kernels.seeding import (
     keep_candidate,
     keep_candidate_direct,
     keys_within,
+    nearest_other_sq,
 )
 from ._kernels.seeding_batch import (
     SCREEN_TASK_ROWS,
@@ -64,19 +65,29 @@ def _pairwise_sq(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return cdist(A.astype(np.float64), B.astype(np.float64), "sqeuclidean")
 
 
-def _pairwise_sq_blocks(A: np.ndarray, B: np.ndarray, block_rows: int = 256):
-    """Squared distances between the rows of A and B, ``block_rows`` rows of
-    A at a time: (start, table) pairs, each table one BLAS product, in
-    float64 about B's mean (so that the expansion loses little to
-    cancellation), clamped at zero: for tables too large for
-    :func:`_pairwise_sq`'s differences."""
+# Rows of candidates per BLAS product where distances between candidates are
+# expanded from dot products (k-means||'s reach lists and predicted cuts).
+PRODUCT_BLOCK_ROWS = 256
+
+
+def _centred_products(A: np.ndarray, B: np.ndarray, block_rows: int):
+    """Dot products between the rows of A and B, both taken about B's mean in
+    float64 (so that distances expanded from them lose little to
+    cancellation), one BLAS product for each ``block_rows`` rows of A.
+    Returns B's squared norms and the blocks, (start, products, the block's
+    squared norms), the products in one buffer reused from block to block."""
     centre = B.mean(axis=0, dtype=np.float64)
     B = B.astype(np.float64) - centre
-    B_sq = np.einsum("ij,ij->i", B, B)
-    for start in range(0, A.shape[0], block_rows):
-        part = A[start:start + block_rows].astype(np.float64) - centre
-        sq = np.einsum("ij,ij->i", part, part)[:, None] + B_sq - 2.0 * (part @ B.T)
-        yield start, np.maximum(sq, 0.0, out=sq)
+    products = np.empty((min(block_rows, A.shape[0]), B.shape[0]))
+
+    def blocks():
+        for start in range(0, A.shape[0], block_rows):
+            part = A[start:start + block_rows].astype(np.float64) - centre
+            table = products[:part.shape[0]]
+            np.matmul(part, B.T, out=table)
+            yield start, table, _squared_norms(part)
+
+    return _squared_norms(B), blocks()
 
 
 def _validated(function, X, n_clusters, sample_weight):
@@ -714,10 +725,9 @@ def _sampling_blocks(n: int):
 
 
 # A batch's reach lists hold at most this many (candidate, new candidate)
-# pairs (48 MiB), else the batch goes through BLAS whole.  At (200,000, 64,
+# pairs (32 MiB of sort keys), else the batch goes through BLAS whole.  At (200,000, 64,
 # 512) the largest held 280,000.
 REACH_MAX_PAIRS = 2**22
-REACH_TABLE_ROWS = 256
 # Nor where they would hold more than this share of all the pairs: then
 # nearly every row is far from its closest candidate (the first round, every
 # row against the single first centre) and would take the product anyway.
@@ -755,34 +765,29 @@ class _Reach:
         ``REACH_MAX_PAIRS`` pairs or ``REACH_SHARE`` of all of them.  A
         listed pair's cost is weighed against the product in
         ``product_dtype`` (:meth:`max_tries`)."""
-        n_old = candidates.shape[0]
+        n_old, n_new = candidates.shape[0], batch.shape[0]
         pair_cost = _reach_pair_cost(batch.shape[1], product_dtype)
-        max_pairs = min(REACH_MAX_PAIRS, n_old * batch.shape[0] * REACH_SHARE)
-        # Sorted by owner, then distance, through one sort of int64 keys: the
-        # owner in the high bits, the distance's bit pattern (non-negative
-        # floats order as their bits do) in the rest, its last bits cut off.
-        # The stored distances are those cut ones: rounded down, so that a
-        # row's scan stops no earlier than the exact ones would stop it.
+        max_pairs = min(REACH_MAX_PAIRS, n_old * n_new * REACH_SHARE)
         owner_bits = max(n_old.bit_length(), 1)
-        keys, members, total = [], [], 0
-        block_keys = np.empty(REACH_TABLE_ROWS * batch.shape[0], dtype=np.int64)
-        block_members = np.empty(block_keys.size, dtype=np.int32)
-        for start, table in _pairwise_sq_blocks(candidates, batch, REACH_TABLE_ROWS):
-            count = keys_within(table, 4.0 * farthest_sq[start:start + table.shape[0]], start,
-                                owner_bits, block_keys, block_members)
+        member_bits = max((n_new - 1).bit_length(), 1)
+        member_sq, blocks = _centred_products(candidates, batch, PRODUCT_BLOCK_ROWS)
+        block_keys = np.empty(PRODUCT_BLOCK_ROWS * n_new, dtype=np.int64)
+        keys, total = [], 0
+        for start, products, owner_sq in blocks:
+            count = keys_within(products, owner_sq, member_sq,
+                                4.0 * farthest_sq[start:start + owner_sq.size], start,
+                                owner_bits, member_bits, block_keys)
             total += count
             if total > max_pairs:
                 return None
             keys.append(block_keys[:count].copy())
-            members.append(block_members[:count].copy())
-        keys, members = np.concatenate(keys), np.concatenate(members)
-        order = np.argsort(keys)
-        keys = keys[order]
+        keys = np.sort(np.concatenate(keys))
         value_bits = 63 - owner_bits
         indptr = np.zeros(n_old + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(np.bincount(keys >> value_bits, minlength=n_old))
-        cut = (keys & ((1 << value_bits) - 1)) << owner_bits
-        return cls(indptr, members[order], cut.view(np.float64), pair_cost)
+        listed = (keys & ((1 << member_bits) - 1)).astype(np.int32)
+        cut = ((keys & ((1 << value_bits) - 1)) >> member_bits) << (owner_bits + member_bits)
+        return cls(indptr, listed, cut.view(np.float64), pair_cost)
 
     def max_tries(self, batch_size: int) -> int:
         """The most candidates a row tries from the lists before the batch's
@@ -953,10 +958,10 @@ def _predicted_cut(batch: np.ndarray, read: _Read, weights, ell: float) -> float
     n_drawn = batch.shape[0]
     used = np.unique(np.linspace(0, n_drawn - 1, min(n_drawn, PREDICTION_ROWS[1])).astype(int))
     others_sq = np.empty(used.size)
-    for start, table in _pairwise_sq_blocks(batch[used], batch):
-        part = used[start:start + table.shape[0]]
-        table[np.arange(part.size), part] = np.inf  # not itself
-        others_sq[start:start + part.size] = table.min(axis=1)
+    batch_sq, blocks = _centred_products(batch[used], batch, PRODUCT_BLOCK_ROWS)
+    for start, products, used_sq in blocks:
+        stop = start + used_sq.size
+        nearest_other_sq(products, used_sq, batch_sq, used[start:stop], others_sq[start:stop])
     sq, w = read.picked_sq[used], weights[read.picked[used]]
     chance = np.minimum(ell * w * sq / read.potential, 1.0)  # as the draws gave it
     kept = np.minimum(others_sq / sq, 1.0)  # sq > 0: a row at 0 is never drawn

@@ -230,23 +230,43 @@ def farthest_by_closest(ids, sq, out):
 
 
 @njit(cache=True)
-def keys_within(table, limit_sq, first_owner, owner_bits, keys, members):
-    """The entries of ``table`` (rows: owners from ``first_owner``; columns:
-    members) below their row's ``limit_sq``, as sort keys and members;
-    returns how many.  A key holds the owner in its high ``owner_bits`` bits
-    and the entry's bit pattern (a non-negative float64: ordered as its bits
-    are) shifted right by as many in the rest.  (Serial: a few hundred
-    thousand tests between BLAS products, whose threads would contend.)"""
-    bits = table.view(np.int64)
+def keys_within(products, owner_sq, member_sq, limit_sq, first_owner, owner_bits, member_bits,
+                keys):
+    """The (owner, member) pairs closer than their owner's ``limit_sq``, as
+    sort keys; returns how many.  ``products`` (owners x members) holds the
+    dot products of the centred rows, whose squared norms are ``owner_sq``
+    and ``member_sq``; it is overwritten with the squared distances (clamped
+    at zero).  A key holds the owner (from ``first_owner``) in its high
+    ``owner_bits`` bits, the member in its low ``member_bits`` bits, and
+    between them the distance's bit pattern (a non-negative float64: ordered
+    as its bits are) with as many low bits cut off, so rounded down: one sort
+    of the keys orders the pairs by owner, then distance.  (Serial: a few
+    hundred thousand tests between BLAS products, whose threads would
+    contend.)"""
+    bits = products.view(np.int64)
+    value_shift = owner_bits + member_bits
     count = 0
-    for a in range(table.shape[0]):
+    for a in range(products.shape[0]):
         owner = np.int64(first_owner + a) << (63 - owner_bits)
-        for j in range(table.shape[1]):
-            if table[a, j] < limit_sq[a]:
-                keys[count] = owner | (bits[a, j] >> owner_bits)
-                members[count] = j
+        for j in range(products.shape[1]):
+            products[a, j] = max((owner_sq[a] + member_sq[j]) - 2.0 * products[a, j], 0.0)
+            if products[a, j] < limit_sq[a]:
+                keys[count] = owner | ((bits[a, j] >> value_shift) << member_bits) | j
                 count += 1
     return count
+
+
+@njit(cache=True)
+def nearest_other_sq(products, row_sq, column_sq, own_column, out):
+    """``out[i]``: the least squared distance (clamped at zero) from row
+    ``i`` to any column but ``own_column[i]`` (itself), expanded from the
+    dot products (rows x columns) and squared norms of centred rows."""
+    for i in range(products.shape[0]):
+        least = np.inf
+        for j in range(products.shape[1]):
+            if j != own_column[i]:
+                least = min(least, max((row_sq[i] + column_sq[j]) - 2.0 * products[i, j], 0.0))
+        out[i] = least
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
