@@ -317,6 +317,37 @@ def test_far_from_origin_data_is_handled_accurately(rng):
     np.testing.assert_array_equal(a.labels_, b.labels_)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_data_moments_match_numpy_far_from_the_origin(rng, dtype):
+    # tol's mean variance and a bounded run's moments come from one pass
+    # about the first row: exact to rounding 10^6 from the origin, in
+    # float32 too, and the same on one thread or two.
+    from kmeanskit._threads import thread_limits
+
+    X = (rng.normal(size=(20_000, 7)) * [1, 2, 3, 4, 5, 6, 0.001] + 1e6).astype(dtype)
+    weights = rng.uniform(0.0, 3.0, size=len(X))
+    exact = X.astype(np.float64)
+    mean = exact.mean(axis=0)
+    results = []
+    for n_threads in (1, 2):
+        with thread_limits(n_threads):
+            data = driver.Data(X, weights)
+            results.append((data.mean_variance, data.moments))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1], results[1][1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    variance, (m, first, second, total) = results[0]
+    assert variance == pytest.approx(np.var(exact, axis=0).mean(), rel=1e-9)
+    np.testing.assert_allclose(m, mean, rtol=1e-14)
+    # The moments about the mean returned (the bounded steps' frame): a
+    # mean off by 10^-14 moves the first moment by W 10^-8.
+    about_m = exact - m
+    spread = np.sqrt(weights @ (about_m**2).sum(axis=1))
+    np.testing.assert_allclose(first, weights @ about_m, atol=1e-9 * spread)
+    assert second == pytest.approx(weights @ (about_m**2).sum(axis=1), rel=1e-9)
+    assert total == pytest.approx(weights.sum())
+
+
 @pytest.mark.parametrize("d", [6, 64])
 def test_float32_inertia_of_far_apart_clusters(rng, d):
     # Clusters 10^4 apart, unit spread: in float32 the expansion

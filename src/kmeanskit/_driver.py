@@ -30,6 +30,7 @@ from ._kernels.assign import (
     CHUNKS_PER_TASK,
     assign_dense,
     assign_sparse,
+    labelled_inertia_dense,
     labelled_inertia_sparse,
 )
 from ._kernels.bounds import (
@@ -39,7 +40,7 @@ from ._kernels.bounds import (
     hamerly_iter_sparse,
     yinyang_iter,
 )
-from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse, weighted_moments
+from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse, shifted_moments
 from ._kernels.sorted_hamerly import (
     BLOCK_ROWS,
     sort_rows,
@@ -97,18 +98,52 @@ class Data:
         return self.X.dtype
 
     @cached_property
+    def _shifted_moments(self):
+        """(first row r, sum (x - r), sum (x - r)^2 per column,
+        sum w (x - r), sum w |x - r|^2) of dense X: one read of X
+        (``shifted_moments``) for both :attr:`mean_variance` and
+        :attr:`moments`."""
+        X = self.X
+        n_chunks = -(-X.shape[0] // (CHUNK_ROWS * CHUNKS_PER_TASK))
+        sums, squares, weighted_sums = (np.empty((n_chunks, X.shape[1])) for _ in range(3))
+        weighted_squares = np.empty(n_chunks)
+        shifted_moments(X, self.weights, sums, squares, weighted_sums, weighted_squares)
+        # Chunk order: the same totals on any thread count.
+        return (X[0].astype(np.float64), sums.sum(axis=0), squares.sum(axis=0),
+                weighted_sums.sum(axis=0), float(weighted_squares.sum()))
+
+    @cached_property
+    def mean_variance(self) -> float:
+        """Mean over features of the (unweighted) feature variances: what
+        ``tol`` is scaled by, as in scikit-learn."""
+        n = self.n_samples
+        if self.sparse:
+            mean = np.asarray(self.X.mean(axis=0), dtype=np.float64).ravel()
+            sq_mean = np.asarray(self.X.multiply(self.X).mean(axis=0), dtype=np.float64).ravel()
+            return float(np.maximum(sq_mean - mean**2, 0.0).mean())
+        _, sums, squares, _, _ = self._shifted_moments
+        return float(np.maximum(squares / n - (sums / n) ** 2, 0.0).mean())
+
+    @cached_property
     def moments(self) -> tuple[np.ndarray, np.ndarray, float, float]:
         """Column means m of dense X, sum w (x - m), sum w |x - m|^2 and the
         total weight: the inertia of any labelling follows from its
         per-cluster sums.  Computed once, for every bounded step of a run.
         Sparse X keeps m = 0 (its frame is not centred)."""
+        total_weight = float(self.weights.sum())
         if self.sparse:
             weights = self.weights.astype(np.float64)
             first = np.asarray(self.X.T @ weights, dtype=np.float64).ravel()
             second = float(weights @ self.row_sq_norms)
-            return np.zeros(self.X.shape[1]), first, second, float(weights.sum())
-        mean, first, second = weighted_moments(self.X, self.weights)
-        return mean, first, second, float(self.weights.sum())
+            return np.zeros(self.X.shape[1]), first, second, total_weight
+        # About the first row r, moved to the mean m = r + delta:
+        # sum w (x - m) = sum w (x - r) - W delta and
+        # sum w |x - m|^2 = sum w |x - r|^2 - 2 delta . sum w (x - r) + W |delta|^2.
+        first_row, sums, _, weighted_sums, weighted_squares = self._shifted_moments
+        delta = sums / self.n_samples
+        first = weighted_sums - total_weight * delta
+        second = weighted_squares - 2.0 * delta @ weighted_sums + total_weight * delta @ delta
+        return first_row + delta, first, float(second), total_weight
 
     @cached_property
     def row_sq_norms(self) -> np.ndarray:
@@ -139,28 +174,6 @@ def _row_blocks(X, block_bytes: int = 2**20):
     n, d = X.shape
     rows = max(256, block_bytes // (8 * max(d, 1)))
     return (slice(start, start + rows) for start in range(0, n, rows))
-
-
-def mean_variance(X) -> float:
-    """Mean over features of the (unweighted) feature variances, in one pass.
-
-    Dense rows are shifted by the first row before squaring, which avoids the
-    cancellation of E[x^2] - E[x]^2 for data far from the origin.
-    """
-    n = X.shape[0]
-    if sp.issparse(X):
-        mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
-        sq_mean = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel()
-        return float(np.maximum(sq_mean - mean**2, 0.0).mean())
-    reference = X[0].astype(np.float64)
-    total = np.zeros(X.shape[1])
-    sq = np.zeros(X.shape[1])
-    for block in _row_blocks(X):
-        diff = X[block] - reference
-        total += diff.sum(axis=0)
-        sq += np.einsum("ij,ij->j", diff, diff)
-    mean = total / n
-    return float(np.maximum(sq / n - mean**2, 0.0).mean())
 
 
 def column_mean(X) -> np.ndarray:
@@ -226,21 +239,17 @@ def label_into(data: Data, centers: np.ndarray, labels: np.ndarray) -> float:
 
 def labelled_inertia(data: Data, centers: np.ndarray, labels: np.ndarray) -> float:
     """sum_i w_i |x_i - c_(labels_i)|^2 summed directly in float64: one read
-    of X and no distance to any other centroid.  Dense rows a block at a
-    time in NumPy (once a fit: not worth a kernel's compilation); sparse rows
-    by a kernel over the stored values."""
+    of X and no distance to any other centroid (dense rows by their
+    differences, sparse ones over their stored values)."""
     centers = np.ascontiguousarray(centers, dtype=np.float64)
+    chunk_inertia = np.empty(-(-data.n_samples // (CHUNK_ROWS * CHUNKS_PER_TASK)))
     if data.sparse:
         X = data.X
-        chunk_inertia = np.empty(-(-data.n_samples // (CHUNK_ROWS * CHUNKS_PER_TASK)))
         labelled_inertia_sparse(X.data, X.indices, X.indptr, data.row_sq_norms, data.weights,
                                 centers, labels, chunk_inertia)
-        return float(chunk_inertia.sum())  # chunk order: the same on any thread count
-    inertia = 0.0
-    for rows in _row_blocks(data.X):
-        diff = data.X[rows] - centers[labels[rows]]
-        inertia += float(data.weights[rows] @ np.einsum("ij,ij->i", diff, diff))
-    return inertia
+    else:
+        labelled_inertia_dense(data.X, data.weights, centers, labels, chunk_inertia)
+    return float(chunk_inertia.sum())  # chunk order: the same on any thread count
 
 
 def residue_bound(weights: np.ndarray, total_weight: float, block_rows: int = 2**16):

@@ -22,7 +22,6 @@ from ._driver import (
     RunResult,
     clusters_held,
     label_into,
-    mean_variance,
     resolve_algorithm,
     run,
 )
@@ -390,7 +389,6 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
         weights = v.check_weights_for(X, sample_weight)
         data = Data(X, weights, may_copy=self.copy_x)
         algorithm = resolve_algorithm(self.algorithm, data, self.n_clusters)
-        tol = self.tol * mean_variance(X) if self.tol > 0 else 0.0
         sample_plan = self._sample_plan(data)
         runs = self._n_runs() if sample_plan is None else sample_plan[1]
         seeds = v.seed_sequence(self.random_state).spawn(runs + (sample_plan is not None))
@@ -403,6 +401,7 @@ callable or array-like of shape (n_clusters, n_features), default="k-means||"
         # fit's final labelling is this same assignment).
         drop_labels = v.is_memory_mapped(X)
         with thread_limits(self.n_threads):
+            tol = self.tol * data.mean_variance if self.tol > 0 else 0.0
             if sample is None:
                 best = self._best_run(data, seeds, algorithm, tol, drop_labels)
             else:

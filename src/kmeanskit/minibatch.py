@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from . import _validation as v
-from ._driver import Data, LloydStep, mean_variance
+from ._driver import Data, LloydStep
 from ._results import MiniBatchRecord
 from ._threads import thread_limits
 from .kmeans import INITS, CentroidModel, KMeans, _label
@@ -198,8 +198,8 @@ callable or array, default="k-means++"
         weights = v.check_weights_for(X, sample_weight)
         rng = np.random.default_rng(v.seed_sequence(self.random_state))
         batch_size = min(self.batch_size, n)
-        tol = self.tol * mean_variance(X) if self.tol > 0 else 0.0
         with thread_limits(self.n_threads):
+            tol = self.tol * Data(X, weights).mean_variance if self.tol > 0 else 0.0
             self.cluster_centers_ = self._initialise(X, weights, rng)
             self._weight_sums = np.zeros(self.n_clusters)
             self._since_reassign = 0

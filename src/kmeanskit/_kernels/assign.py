@@ -196,6 +196,25 @@ def assign_sparse(data, indices, indptr, centers, labels, min_dist):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
+def labelled_inertia_dense(X, weights, centers, labels, chunk_inertia):
+    """``chunk_inertia[c]``: sum of w |x - c_label|^2 over the dense rows of
+    chunk ``c`` (``CHUNK_ROWS * CHUNKS_PER_TASK`` rows each), differences in
+    float64.  The caller sums the chunks in order."""
+    n, d = X.shape
+    rows_per_chunk = CHUNK_ROWS * CHUNKS_PER_TASK
+    for c in prange(chunk_inertia.shape[0]):
+        total = 0.0
+        for i in range(c * rows_per_chunk, min(n, (c + 1) * rows_per_chunk)):
+            j = labels[i]
+            s = 0.0
+            for f in range(d):
+                diff = np.float64(X[i, f]) - centers[j, f]
+                s += diff * diff
+            total += weights[i] * s
+        chunk_inertia[c] = total
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def labelled_inertia_sparse(data, indices, indptr, row_sq, weights, centers, labels,
                             chunk_inertia):
     """``chunk_inertia[c]``: sum of w |x - c_label|^2 over the sparse (CSR)

@@ -11,7 +11,13 @@ import numpy as np
 from numba import njit, prange
 
 from . import CHUNK_ROWS, FASTMATH
-from .assign import centre_rows, nearest_dense_block, nearest_sparse_block, squared_norms
+from .assign import (
+    CHUNKS_PER_TASK,
+    centre_rows,
+    nearest_dense_block,
+    nearest_sparse_block,
+    squared_norms,
+)
 from .bounds import bounds_from_block
 
 
@@ -128,27 +134,32 @@ def lloyd_iter_sparse(data, indices, indptr, weights, centers, labels,
         group_changed[g] = changed
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def weighted_moments(X, weights):
-    """Column means of dense X, and about them the weighted first moment
-    sum_i w_i (x_i - m) (d,) and second moment sum_i w_i |x_i - m|^2, from
-    which the inertia of any labelling follows by per-cluster sums.  Two
-    serial passes (once per bounded run; a parallel kernel would cost more
-    to compile than it saves)."""
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def shifted_moments(X, weights, sums, squares, weighted_sums, weighted_squares):
+    """Moments of dense X about its first row r, per chunk ``c`` of
+    ``CHUNK_ROWS * CHUNKS_PER_TASK`` rows: ``sums[c]`` = sum (x - r) and
+    ``squares[c]`` = sum (x - r)^2 per column, ``weighted_sums[c]`` =
+    sum w (x - r) and ``weighted_squares[c]`` = sum w |x - r|^2, all in
+    float64.  The caller adds the chunks in order (the same totals on any
+    thread count).  One read of X gives both the feature variances (``tol``)
+    and a bounded run's moments; shifting by a row of X avoids the
+    cancellation of E[x^2] - E[x]^2 far from the origin."""
     n, d = X.shape
-    mean = np.zeros(d)
-    for i in range(n):
-        for f in range(d):
-            mean[f] += X[i, f]
-    mean /= max(n, 1)
-    first = np.zeros(d)
-    second = 0.0
-    for i in range(n):
-        w = weights[i]
-        s = 0.0
-        for f in range(d):
-            diff = X[i, f] - mean[f]
-            first[f] += w * diff
-            s += diff * diff
-        second += w * s
-    return mean, first, second
+    rows_per_chunk = CHUNK_ROWS * CHUNKS_PER_TASK
+    for c in prange(sums.shape[0]):
+        row_sums, row_squares, row_weighted = sums[c], squares[c], weighted_sums[c]
+        row_sums[:] = 0.0
+        row_squares[:] = 0.0
+        row_weighted[:] = 0.0
+        total = 0.0
+        for i in range(c * rows_per_chunk, min(n, (c + 1) * rows_per_chunk)):
+            w = weights[i]
+            s = 0.0
+            for f in range(d):
+                diff = np.float64(X[i, f]) - np.float64(X[0, f])
+                row_sums[f] += diff
+                row_squares[f] += diff * diff
+                row_weighted[f] += w * diff
+                s += diff * diff
+            total += w * s
+        weighted_squares[c] = total
