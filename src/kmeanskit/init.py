@@ -803,9 +803,10 @@ def _closer_by_product(data: Data, batch, rank_dtype, first: int, ids, sq) -> No
     """Give each row of ``data`` the nearest of ``batch`` (ids from
     ``first``) where it is strictly closer than ``sq``, in place."""
     labels, dist = assign(data, batch, rank_dtype)
+    # Branch-free (a boolean mask's indexing costs 3 ns a row on mixed masks).
     closer = dist < sq
-    sq[closer] = dist[closer]
-    ids[closer] = first + labels[closer]
+    ids += closer * (first + labels - ids)
+    np.minimum(sq, dist, out=sq)
 
 
 class _KeptClosest:
