@@ -318,12 +318,15 @@ def test_far_from_origin_data_is_handled_accurately(rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_data_moments_match_numpy_far_from_the_origin(rng, dtype):
+@pytest.mark.parametrize("kernel_from", [0, driver.MOMENTS_KERNEL_MIN_VALUES])
+def test_data_moments_match_numpy_far_from_the_origin(rng, monkeypatch, dtype, kernel_from):
     # tol's mean variance and a bounded run's moments come from one pass
-    # about the first row: exact to rounding 10^6 from the origin, in
-    # float32 too, and the same on one thread or two.
+    # about the first row (the variance of small X in NumPy): exact to
+    # rounding 10^6 from the origin, in float32 too, and the same on one
+    # thread or two.
     from kmeanskit._threads import thread_limits
 
+    monkeypatch.setattr(driver, "MOMENTS_KERNEL_MIN_VALUES", kernel_from)
     X = (rng.normal(size=(20_000, 7)) * [1, 2, 3, 4, 5, 6, 0.001] + 1e6).astype(dtype)
     weights = rng.uniform(0.0, 3.0, size=len(X))
     exact = X.astype(np.float64)
