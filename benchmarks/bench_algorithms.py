@@ -10,10 +10,16 @@ of two fits (at most 300 iterations, ``tol=0``).
 (n k d), below which "auto" runs Lloyd alone: Lloyd, "auto", and "auto"
 without that floor (default ``tol``, best of 15).
 
+``--short``: short fits (a few iterations, default ``tol``) that "auto"
+moves to bounds for their last iterations, where the bounded run's fixed
+costs (the data's moments, the final inertia summed from the rows) weigh
+most: Lloyd and "auto" (best of 7).
+
 Run:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_algorithms.py
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_algorithms.py --small
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_algorithms.py --short
 """
 
 from __future__ import annotations
@@ -43,6 +49,33 @@ SMALL_SHAPES = [
     (10_000, 16, 8, 6.0), (10_000, 16, 16, 1.0), (10_000, 32, 8, 6.0), (30_000, 2, 16, 6.0),
     (30_000, 4, 32, 1.0), (50_000, 2, 16, 6.0), (100_000, 4, 8, 1.0), (100_000, 2, 16, 6.0),
 ]
+
+# --short: a few iterations, the last ones bounded (and two longer fits).
+SHORT_SHAPES = [
+    (50_000, 64, 6, 6.0), (200_000, 32, 10, 6.0), (200_000, 128, 8, 6.0),
+    (200_000, 16, 12, 6.0), (100_000, 64, 12, 6.0), (200_000, 128, 8, 8.0),
+]
+
+
+def short() -> int:
+    from sklearn.cluster import kmeans_plusplus
+
+    from kmeanskit import KMeans
+
+    print("| (n, d, k), spread | iterations | lloyd | auto | auto ran | lloyd / auto |")
+    print("|---|---|---|---|---|---|")
+    for n, d, k, spread in SHORT_SHAPES:
+        X = make_blobs(n, d, k, np.float64, spread=spread)
+        init, _ = kmeans_plusplus(X, k, random_state=0)
+        seconds = {}
+        for algorithm in ("lloyd", "auto"):
+            KMeans(k, init=init, algorithm=algorithm).fit(X)  # compile, warm up
+            seconds[algorithm], model = best_time(lambda X=X, k=k, init=init, a=algorithm: KMeans(
+                k, init=init, algorithm=a).fit(X), 7)
+        print(f"| ({n:,}, {d}, {k}), {spread:g} | {model.n_iter_}"
+              f" | {seconds['lloyd'] * 1e3:.1f} ms | {seconds['auto'] * 1e3:.1f} ms"
+              f" | {model.algorithm_} | {seconds['lloyd'] / seconds['auto']:.2f} |", flush=True)
+    return 0
 
 
 def small() -> int:
@@ -80,12 +113,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true",
                         help="small fits: Lloyd alone against the bounds")
+    parser.add_argument("--short", action="store_true",
+                        help="short fits that end bounded: Lloyd against auto")
     args = parser.parse_args()
     print(machine_report())
     print(blas_report())
     print()
     if args.small:
         return small()
+    if args.short:
+        return short()
     print("| (n, d, k), spread | iterations | " + " | ".join(ALGORITHMS) + " | auto ran |")
     print("|---|---|" + "---|" * len(ALGORITHMS) + "---|")
     for n, d, k, spread in SHAPES:

@@ -78,11 +78,11 @@ RESORT_EVERY = 5
 
 
 # Below this many values (n d) the feature variances behind ``tol`` are
-# summed in NumPy (under 3 ms), so that a first small fit compiles no kernel
-# for them (1.3 s of a first fit's 13.8 s); from it by ``shifted_moments``,
-# one parallel read of X that also gives a bounded run's moments (24 -> 7 ms
-# at 200,000 x 128, and the bounded run's own 15 ms pass saved).
-MOMENTS_KERNEL_MIN_VALUES = 2**22
+# summed in NumPy (about a millisecond), so that a first small fit compiles
+# no kernel for them (about a second); from it by ``shifted_moments``, one
+# parallel read of X that also gives a bounded run's moments (24 -> 7 ms at
+# 200,000 x 128, and the bounded run's own 15 ms pass saved).
+MOMENTS_KERNEL_MIN_VALUES = 2**20
 
 
 @dataclass
