@@ -663,21 +663,16 @@ def bounds_from_block(rows, m, start, center_sq, dots, best_label, best_dist, me
         upper[start + i] = np.sqrt(best_dist[i] + err[i])
     # Centroid by centroid over the block's rows: ``dots`` is (k, m), so each
     # centroid's products are contiguous (row by row, the k products of a row
-    # are m apart: that order took 2.5x a Lloyd pass at 256 clusters).  The
-    # groups' minima go to a block-sized buffer and then to ``lower`` row by
-    # row: written group by group, its rows' cache lines (t apart) were each
-    # fetched from memory again, 2.2x a Lloyd pass at 512 clusters.
-    nearest = np.empty((t, m))
+    # are m apart: that order took 2.5x a Lloyd pass at 256 clusters).
+    nearest = np.empty(m)
     for grp in range(t):
-        group_nearest = nearest[grp]
-        group_nearest[:] = np.inf
+        nearest[:] = np.inf
         for p in range(offsets[grp], offsets[grp + 1]):
             j = members[p]
             c_sq = np.float64(center_sq[j])
             for i in range(m):  # a select, not a branch: the loop vectorises
                 sq = x_sq[i] + c_sq - 2.0 * dots[j, i]
                 counts = include_assigned or j != best_label[i]
-                group_nearest[i] = min(group_nearest[i], sq) if counts else group_nearest[i]
-    for i in range(m):
-        for grp in range(t):
-            lower[start + i, grp] = np.sqrt(max(nearest[grp, i] - err[i], 0.0))
+                nearest[i] = min(nearest[i], sq) if counts else nearest[i]
+        for i in range(m):
+            lower[start + i, grp] = np.sqrt(max(nearest[i] - err[i], 0.0))
