@@ -79,7 +79,7 @@ RESORT_EVERY = 5
 
 # Below this many values (n d) the feature variances behind ``tol`` are
 # summed in NumPy (about a millisecond), so that a first small fit compiles
-# no kernel for them (about a second); from it by ``shifted_moments``, one
+# no kernel for them (0.5-0.6 s); from it by ``shifted_moments``, one
 # parallel read of X that also gives a bounded run's moments (24 -> 7 ms at
 # 200,000 x 128, and the bounded run's own 15 ms pass saved).
 MOMENTS_KERNEL_MIN_VALUES = 2**20
