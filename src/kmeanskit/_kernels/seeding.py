@@ -294,7 +294,10 @@ def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, max_tries, id
             a = ids[i]
             limit = 4.0 * sq[i]
             stop = indptr[a]
-            while stop < indptr[a + 1] and reach_sq[stop] < limit:
+            # Counted no further than one past max_tries: a row far from
+            # ``a`` would scan most of a long list only to be deferred.
+            end = min(indptr[a + 1], indptr[a] + max_tries + 1)
+            while stop < end and reach_sq[stop] < limit:
                 stop += 1
             deferred[i] = stop - indptr[a] > max_tries
             if deferred[i]:
