@@ -129,7 +129,7 @@ class Data:
             mean = np.asarray(self.X.mean(axis=0), dtype=np.float64).ravel()
             sq_mean = np.asarray(self.X.multiply(self.X).mean(axis=0), dtype=np.float64).ravel()
             return float(np.maximum(sq_mean - mean**2, 0.0).mean())
-        if self.X.size < MOMENTS_KERNEL_MIN_VALUES and "_shifted_moments" not in self.__dict__:
+        if self.X.size < MOMENTS_KERNEL_MIN_VALUES:
             # The same sums in NumPy, about the first row as well.
             shifted = self.X - self.X[0].astype(np.float64)
             sums, squares = shifted.sum(axis=0), np.einsum("ij,ij->j", shifted, shifted)
