@@ -196,6 +196,18 @@ def test_kmeans_parallel_weights_and_sparse(rng):
     assert sparse_centers.shape == (4, 6) and np.isfinite(sparse_centers).all()
 
 
+def test_kmeans_parallel_reclusters_sparse_candidates_as_dense_ones(rng):
+    # Sparse candidates are reclustered as CSR rows, their distances expanded
+    # over the stored values (dense ones: exact differences): on data without
+    # near-ties, the same seeds, through the greedy steps and the swaps.
+    X, _ = blobs(rng, n=4000, d=12, k=25, spread=8.0)
+    X[X < 2.0] = 0.0  # about half the values
+    weights = rng.uniform(0.5, 2.0, len(X))
+    dense = kmeans_parallel(X, 25, sample_weight=weights, random_state=0)
+    sparse = kmeans_parallel(sp.csr_matrix(X), 25, sample_weight=weights, random_state=0)
+    np.testing.assert_array_equal(sparse, dense)
+
+
 def _closest_after_one_round(X, labels, n_covered=None):
     """Each row's closest of a first batch of candidates, one row of each
     cluster (of the first ``n_covered`` clusters only, if given; kept state,
@@ -337,11 +349,13 @@ def test_replaced_centre_keeps_every_nearest_centre(rng):
     # After each swap the nearest other centre of every centre (ties to the
     # lower index) equals a full search, on distinct and on tied distances.
     for centers in (rng.normal(size=(40, 3)), rng.integers(0, 3, (40, 2)).astype(float)):
-        dist, neighbour = init_module._center_distances(centers)
+        pairwise_sq = init_module._pairwise_sq
+        dist, neighbour = init_module._center_distances(pairwise_sq(centers, centers))
         for q in rng.integers(0, len(centers), 200):
             centers[q] = rng.normal(size=centers.shape[1]) if q % 2 else centers[(q + 1) % 40]
-            init_module._replace_center(centers, q, dist, neighbour)
-            full = init_module._center_distances(centers)
+            init_module._replace_center(pairwise_sq(centers[q:q + 1], centers)[0], q, dist,
+                                        neighbour)
+            full = init_module._center_distances(pairwise_sq(centers, centers))
             np.testing.assert_array_equal(dist, full[0])
             np.testing.assert_array_equal(neighbour, full[1])
 

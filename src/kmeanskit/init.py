@@ -290,6 +290,22 @@ class _Seeding:
             picked[mine] = rows.start + np.minimum(offsets, inside.size - 1)
         return picked
 
+    def pairwise_sq(self, rows, dense_rows, center_rows, centers) -> np.ndarray:
+        """Squared distances from rows ``rows`` of X (``dense_rows``, their
+        dense copies) to the centres, rows ``center_rows`` (``centers``).
+
+        Dense X: exact differences (:func:`_pairwise_sq`).  CSR X: expanded
+        from one BLAS product and the rows' squared norms over their stored
+        values, as the sparse kernels expand a row's distances; differences
+        would cost every feature (at 20,000 features and 100 clusters,
+        k-means||'s recluster took 0.75 s that way instead of 0.14 s)."""
+        if not sp.issparse(self.X):
+            return _pairwise_sq(dense_rows, centers)
+        products = dense_rows.astype(np.float64, copy=False) @ centers.astype(
+            np.float64, copy=False).T
+        return np.maximum(self.x_sq[rows][:, None] + self.x_sq[center_rows][None, :]
+                          - 2.0 * products, 0.0)
+
     def gains(self, candidates, cand_to_chosen_sq) -> np.ndarray:
         """Potential decrease per candidate; remembers them for ``keep``."""
         t = candidates.shape[0]
@@ -377,7 +393,7 @@ def _greedy_steps(seeding: _Seeding, centers, indices, rng, n_trials: int, start
     for c in range(start, centers.shape[0]):
         candidates_idx = seeding.sample(rng, n_trials)
         candidates = _rows(seeding.X, candidates_idx)
-        to_chosen = _pairwise_sq(candidates, centers[:c])
+        to_chosen = seeding.pairwise_sq(candidates_idx, candidates, indices[:c], centers[:c])
         best = int(np.argmax(seeding.gains(candidates, to_chosen)))
         indices[c] = candidates_idx[best]
         centers[c] = candidates[best]
@@ -569,18 +585,20 @@ def _squared_norms(rows) -> np.ndarray:
     return np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
 
 
-def _center_distances(centers):
-    """Distances between centres (inf on the diagonal) and each centre's
-    nearest other centre (itself when it is the only one)."""
-    dist = cdist(centers, centers)
+def _center_distances(center_sq_dist):
+    """Distances between centres (inf on the diagonal), from their squared
+    distances (k, k), and each centre's nearest other centre (itself when it
+    is the only one)."""
+    dist = np.sqrt(center_sq_dist)
     np.fill_diagonal(dist, np.inf)
     return dist, np.argmin(dist, axis=1).astype(np.int32)
 
 
-def _replace_center(centers, q, dist, neighbour) -> None:
-    """Update :func:`_center_distances`'s output after centre ``q`` moved
-    (both have compiled twins in ``_kernels.seeding_loop``)."""
-    row = cdist(centers[q:q + 1], centers)[0]
+def _replace_center(q_sq_dist, q, dist, neighbour) -> None:
+    """Update :func:`_center_distances`'s output after centre ``q`` moved to
+    squared distances ``q_sq_dist`` (k,) from the centres (both functions
+    have compiled twins in ``_kernels.seeding_loop``)."""
+    row = np.sqrt(q_sq_dist)
     row[q] = np.inf
     dist[q, :] = dist[:, q] = row
     # Only column q changed: a centre whose nearest was another keeps it or
@@ -606,7 +624,8 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
     k, n = centers.shape[0], X.shape[0]
     if sp.issparse(X):  # the kernels' form of a CSR matrix
         X = (X.data, X.indices, X.indptr, seeding.x_sq)
-    center_dist, neighbour = _center_distances(centers)
+    center_dist, neighbour = _center_distances(
+        seeding.pairwise_sq(indices, centers, indices, centers))
     center_sq = _squared_norms(centers)
     second_sq, second_id = np.empty(n), np.empty(n, dtype=np.int32)
     n_groups = _local_search_groups(seeding.n_chunks)
@@ -623,7 +642,7 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
             break
         rows = seeding.sample(rng, n_candidates)
         points = np.ascontiguousarray(_rows(seeding.X, rows))
-        point_center_dist = np.sqrt(_pairwise_sq(points, centers))
+        point_center_dist = np.sqrt(seeding.pairwise_sq(rows, points, indices, centers))
         swap_gains(X, weights, points, _squared_norms(points), point_center_dist,
                    seeding.closest_sq, seeding.closest_id, second_sq, group_gain, group_delta)
         # Sums in group order: the same on any thread count.
@@ -633,7 +652,8 @@ def _local_search(seeding: _Seeding, centers, indices, rng, n_steps: int,
         if not change[best, q] < 0.0:
             continue
         centers[q], indices[q] = points[best], rows[best]
-        _replace_center(centers, q, center_dist, neighbour)
+        _replace_center(seeding.pairwise_sq(indices[q:q + 1], centers[q:q + 1], indices,
+                                            centers)[0], q, center_dist, neighbour)
         center_sq[q] = _squared_norms(centers[q:q + 1])[0]
         update_rows(X, weights, centers, center_sq, q, point_center_dist[best], center_dist,
                     neighbour, seeding.closest_sq, seeding.closest_id, second_sq, second_id,
@@ -1037,7 +1057,9 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
         candidate_weights = None
     if candidate_weights is None:
         candidate_weights = _read_closest(closest, weights, len(chosen)).candidate_weights
-    candidates = _rows(X, chosen)
+    # Sparse candidates stay sparse: the recluster's distances are then
+    # expanded over their stored values (_Seeding.pairwise_sq).
+    candidates = X[chosen] if data.sparse else _rows(X, chosen)
     # Recluster the weighted candidates (Bahmani et al., step 8) by
     # local-search++: the seeds are k of the candidates, rows of X.  Spark
     # MLlib takes k-means++ and then Lloyd iterations on the candidates; the
