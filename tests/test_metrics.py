@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.spatial.distance import cdist
 from sklearn import metrics as skm
 
@@ -63,6 +64,26 @@ def test_simplified_silhouette(clustered):
     expected = np.mean((other - own) / np.maximum(own, other))
     assert metrics.simplified_silhouette(X, labels) == pytest.approx(expected, rel=1e-12)
     assert metrics.simplified_silhouette(X, labels, centers) == pytest.approx(expected)
+
+
+def test_simplified_silhouette_of_sparse_rows_never_densifies_them(clustered, monkeypatch):
+    # The cluster means come from a sparse indicator product: sparse X (a
+    # TF-IDF matrix can be many GB dense) gives the dense score undensified.
+    X, labels = clustered
+    X = np.where(np.abs(X) < 1.0, 0.0, X)
+    expected = metrics.simplified_silhouette(X, labels + 3)  # labels need not start at 0
+
+    densify = sp.csr_matrix.toarray
+
+    def small_only(matrix, *args, **kwargs):  # the (k, d) sums may be made dense
+        assert matrix.shape[0] < X.shape[0], "X was densified"
+        return densify(matrix, *args, **kwargs)
+
+    sparse = sp.csr_matrix(X)
+    monkeypatch.setattr(sp.csr_matrix, "toarray", small_only)
+    monkeypatch.setattr(sp.csr_matrix, "todense", small_only)
+    assert metrics.simplified_silhouette(sparse, labels + 3) == pytest.approx(expected,
+                                                                               rel=1e-9)
 
 
 def _brute_force_dunn(X, labels, inter, intra):

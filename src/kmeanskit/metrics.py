@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from math import comb
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.metrics import (
     adjusted_mutual_info_score,
     adjusted_rand_score,
@@ -245,6 +246,20 @@ def silhouette_score(X, labels, *, sample_size=None, random_state=None, n_thread
                                random_state=random_state, n_threads=n_threads).score
 
 
+def _cluster_means(X, labels):
+    """Each cluster's mean (clusters numbered 0..k-1 in sorted label order)
+    and the renumbered labels.  The sums are one product of a sparse
+    cluster-indicator matrix with X: sparse X stays sparse, and dense X is
+    not added row by row (``np.add.at``: 0.3 s at 1,000,000 x 16)."""
+    _, codes = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(codes)
+    indicator = sp.csr_matrix((np.ones(codes.size), (codes, np.arange(codes.size))),
+                              shape=(sizes.size, codes.size))
+    sums = indicator @ X
+    sums = sums.toarray() if sp.issparse(sums) else np.asarray(sums, dtype=np.float64)
+    return sums / sizes[:, None], codes
+
+
 def simplified_silhouette(X, labels, centers=None):
     """Centroid-based silhouette, O(n k): ``a`` is the distance to the own
     centroid, ``b`` to the nearest other centroid (Hruschka et al., 2004).
@@ -266,15 +281,11 @@ def simplified_silhouette(X, labels, centers=None):
     X = check_X(None, X, reset=True)
     labels = _check_labels(labels, "labels", X.shape[0])
     if centers is None:
-        _, codes = np.unique(labels, return_inverse=True)
-        weights = np.bincount(codes)
-        sums = np.zeros((weights.size, X.shape[1]))
-        np.add.at(sums, codes, X.toarray() if hasattr(X, "toarray") else X)
-        centers, labels = sums / weights[:, None], codes
+        centers, labels = _cluster_means(X, labels)
     centers = np.asarray(centers, dtype=np.float64)
     if centers.shape[0] < 2:
         raise ValueError("simplified_silhouette needs at least 2 clusters.")
-    distances = _distances(X.astype(np.float64), centers).astype(np.float64)
+    distances = _distances(X.astype(np.float64, copy=False), centers).astype(np.float64)
     own = distances[np.arange(distances.shape[0]), labels]
     distances[np.arange(distances.shape[0]), labels] = np.inf
     other = distances.min(axis=1)
