@@ -227,6 +227,48 @@ def test_sparse_same_iterations_on_real_sets(data_dir, algorithm):
     _same_run(sp.csr_matrix(X), 50, algorithm, init=init)
 
 
+@pytest.mark.parametrize("algorithm", ["lloyd", *SPARSE_BOUNDED])
+def test_sparse_same_result_on_one_and_two_threads(rng, algorithm):
+    # Sparse rows are labelled in fixed tasks and summed cluster by cluster,
+    # each cluster by one thread in row order.
+    X = documents(rng, n=2500)
+    weights = rng.uniform(0.1, 3.0, X.shape[0])
+    fits = [KMeans(12, algorithm=algorithm, random_state=1, n_threads=threads)
+            .fit(X, sample_weight=weights) for threads in (1, 2)]
+    np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    assert fits[0].n_iter_ > 2
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_sparse_cluster_sums_match_an_indicator_product(rng, full):
+    from kmeanskit._kernels.sparse_sums import cluster_sums_sparse
+
+    X = documents(rng, n=700, vocabulary=300)
+    weights = rng.uniform(0.1, 3.0, X.shape[0])
+    k = 9
+    previous = rng.integers(-1, k, X.shape[0]).astype(np.int32)  # -1: not yet labelled
+    labels = np.where(rng.uniform(size=X.shape[0]) < 0.3, rng.integers(0, k, X.shape[0]),
+                      np.maximum(previous, 0)).astype(np.int32)
+    sums, cluster_weight = np.full((k, X.shape[1]), np.nan), np.full(k, np.nan)
+    cluster_sums_sparse(X.data, X.indices, X.indptr, weights, previous, labels, full,
+                        np.empty(2 * X.shape[0], dtype=np.int64), np.empty(k + 1, dtype=np.int64),
+                        sums, cluster_weight)
+
+    def indicator(of, rows):
+        return sp.csr_matrix((weights[rows], (of[rows], rows)), shape=(k, X.shape[0]))
+
+    if full:
+        expected = indicator(labels, np.arange(X.shape[0]))
+    else:
+        moved = np.flatnonzero(labels != previous)
+        left = moved[previous[moved] >= 0]
+        expected = indicator(labels, moved) - indicator(previous, left)
+    np.testing.assert_allclose(sums, (expected @ X).toarray(), atol=1e-12)
+    np.testing.assert_allclose(cluster_weight, np.asarray(expected.sum(axis=1)).ravel(),
+                               atol=1e-12)
+
+
 @pytest.mark.parametrize("algorithm", SPARSE_BOUNDED)
 def test_sparse_ties_go_to_the_lowest_centroid(algorithm):
     # The middle column starts exactly as far from both centroids: Lloyd

@@ -27,7 +27,7 @@ from scipy.spatial.distance import cdist
 
 from ._kernels import CHUNK_ROWS, GEMM_MIN_FEATURES
 from ._kernels.assign import (
-    CHUNKS_PER_TASK,
+    TASK_ROWS,
     assign_dense,
     assign_sparse,
     labelled_inertia_dense,
@@ -40,13 +40,14 @@ from ._kernels.bounds import (
     hamerly_iter_sparse,
     yinyang_iter,
 )
-from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse, shifted_moments
+from ._kernels.lloyd import lloyd_assign_sparse, lloyd_iter_dense, shifted_moments
 from ._kernels.sorted_hamerly import (
     BLOCK_ROWS,
     sort_rows,
     sorted_hamerly_iter,
     summarise_blocks,
 )
+from ._kernels.sparse_sums import cluster_sums_sparse
 from ._results import IterationRecord
 from ._validation import is_memory_mapped
 
@@ -56,13 +57,6 @@ from ._validation import is_memory_mapped
 MAX_GROUPS = 32
 GROUP_BYTES = 256 * 2**20
 MIN_CHUNKS_PER_GROUP = 8
-# Sparse rows do far less work per row than the (k, d) buffer costs to zero
-# and reduce (a TF-IDF row stores ~150 of 20,000 features), so sparse input
-# keeps all its groups' buffers within this many bytes, in at least two
-# groups: at 40,000 x 20,000 and 100 clusters 16 groups made an iteration
-# 1.2x slower than 2, and 1 group (no parallelism) 1.8x slower.
-SPARSE_GROUP_BYTES = 8 * 2**20
-MIN_SPARSE_GROUPS = 2
 # Elkan keeps n x k lower bounds; above this many bytes it gives way to Hamerly.
 ELKAN_MAX_BYTES = 2**30
 # Hamerly's sorted copies of X and their per-row state (order 4, weight 8,
@@ -84,6 +78,11 @@ RESORT_EVERY = 5
 # 200,000 x 128, and the bounded run's own 15 ms pass saved).
 MOMENTS_KERNEL_MIN_VALUES = 2**20
 
+
+
+def row_tasks(n: int) -> int:
+    """The kernels' fixed parallel tasks (``TASK_ROWS`` rows) covering ``n`` rows."""
+    return -(-n // TASK_ROWS)
 
 @dataclass
 class Data:
@@ -112,7 +111,7 @@ class Data:
         (``shifted_moments``) for both :attr:`mean_variance` and
         :attr:`moments`."""
         X = self.X
-        n_chunks = -(-X.shape[0] // (CHUNK_ROWS * CHUNKS_PER_TASK))
+        n_chunks = row_tasks(X.shape[0])
         sums, squares, weighted_sums = (np.empty((n_chunks, X.shape[1])) for _ in range(3))
         weighted_squares = np.empty(n_chunks)
         shifted_moments(X, self.weights, sums, squares, weighted_sums, weighted_squares)
@@ -220,13 +219,14 @@ def assign(data: Data, centers: np.ndarray, rank_dtype=None) -> tuple[np.ndarray
     n = data.n_samples
     labels = np.empty(n, dtype=np.int32)
     min_dist = np.empty(n, dtype=np.float64)
-    origin = data.origin(centers)
-    working = data.dtype if rank_dtype is None or data.sparse else rank_dtype
-    centred = np.ascontiguousarray(centers - origin, dtype=working)
-    if data.sparse:
+    if data.sparse:  # not centred: no copy of the centroids
         X = data.X
-        assign_sparse(X.data, X.indices, X.indptr, centred, labels, min_dist)
+        assign_sparse(X.data, X.indices, X.indptr,
+                      np.ascontiguousarray(centers, dtype=data.dtype), labels, min_dist)
     else:
+        origin = data.origin(centers)
+        working = data.dtype if rank_dtype is None else rank_dtype
+        centred = np.ascontiguousarray(centers - origin, dtype=working)
         assign_dense(data.X, origin, centred, _use_gemm(data.X), labels, min_dist)
     return labels, min_dist
 
@@ -255,7 +255,7 @@ def labelled_inertia(data: Data, centers: np.ndarray, labels: np.ndarray) -> flo
     of X and no distance to any other centroid (dense rows by their
     differences, sparse ones over their stored values)."""
     centers = np.ascontiguousarray(centers, dtype=np.float64)
-    chunk_inertia = np.empty(-(-data.n_samples // (CHUNK_ROWS * CHUNKS_PER_TASK)))
+    chunk_inertia = np.empty(row_tasks(data.n_samples))
     if data.sparse:
         X = data.X
         labelled_inertia_sparse(X.data, X.indices, X.indptr, data.row_sq_norms, data.weights,
@@ -295,20 +295,24 @@ def clusters_held(labels: np.ndarray, n_clusters: int, weights: np.ndarray | Non
     return held
 
 
-def _group_count(n: int, n_clusters: int, n_features: int, sparse: bool = False) -> int:
+def _group_count(n: int, n_clusters: int, n_features: int) -> int:
     """Row groups for the per-group partial sums (independent of threads)."""
     n_chunks = -(-n // CHUNK_ROWS)
     by_memory = GROUP_BYTES // (8 * n_clusters * n_features)
-    count = max(1, min(-(-n_chunks // MIN_CHUNKS_PER_GROUP), MAX_GROUPS, by_memory))
-    if sparse:
-        count = min(count, max(MIN_SPARSE_GROUPS,
-                               SPARSE_GROUP_BYTES // (8 * n_clusters * n_features)))
-    return count
+    return max(1, min(-(-n_chunks // MIN_CHUNKS_PER_GROUP), MAX_GROUPS, by_memory))
 
 
 class _GroupBuffers:
-    """Per-group partial results every step's kernel fills: weighted sums of
-    the rows, cluster weights and changed labels (reduced in group order)."""
+    """Partial results every step's kernel fills: weighted sums of the rows,
+    cluster weights (per group of rows, reduced in group order) and changed
+    labels (per group or task).
+
+    Sparse rows are labelled in fixed tasks and then summed by cluster into
+    one buffer (:meth:`sum_sparse`): a TF-IDF row stores ~150 of 20,000
+    features, far less work than a (k, d) buffer per group costs to zero and
+    reduce, and at 512 clusters of 50,000 features there was room for one
+    such buffer, so one thread.
+    """
 
     # Whether ``iterate``'s inertia comes from the per-cluster sums (a
     # difference of large totals) rather than from each row's distance.
@@ -317,10 +321,23 @@ class _GroupBuffers:
     def __init__(self, data: Data, n_clusters: int):
         self.data = data
         n, d = data.X.shape
-        n_groups = _group_count(n, n_clusters, d, data.sparse)
+        if data.sparse:
+            n_groups, n_parts = 1, row_tasks(n)
+            self.listed = np.empty(2 * n, dtype=np.int64)
+            self.starts = np.empty(n_clusters + 1, dtype=np.int64)
+        else:
+            n_groups = n_parts = _group_count(n, n_clusters, d)
         self.sums = np.empty((n_groups, n_clusters, d))
         self.weights = np.empty((n_groups, n_clusters))
-        self.changed = np.empty(n_groups, dtype=np.int64)
+        self.changed = np.empty(n_parts, dtype=np.int64)
+
+    def sum_sparse(self, previous: np.ndarray | None, labels: np.ndarray) -> None:
+        """The sums and weights of sparse rows by cluster (``previous`` None),
+        or their change since the ``previous`` labels (the rows that moved)."""
+        X, full = self.data.X, previous is None
+        cluster_sums_sparse(X.data, X.indices, X.indptr, self.data.weights,
+                            labels if full else previous, labels, full, self.listed,
+                            self.starts, self.sums[0], self.weights[0])
 
 
 class LloydStep(_GroupBuffers):
@@ -328,7 +345,7 @@ class LloydStep(_GroupBuffers):
 
     def __init__(self, data: Data, n_clusters: int):
         super().__init__(data, n_clusters)
-        self.inertia = np.empty(self.sums.shape[0])
+        self.inertia = np.empty(self.changed.shape[0])
 
     def iterate(self, centers: np.ndarray, origin: np.ndarray, labels: np.ndarray):
         """Assign with ``centers`` (given relative to ``origin``).
@@ -341,7 +358,9 @@ class LloydStep(_GroupBuffers):
         buffers = (labels, self.sums, self.weights, self.inertia, self.changed)
         if data.sparse:
             X = data.X
-            lloyd_iter_sparse(X.data, X.indices, X.indptr, data.weights, centers, *buffers)
+            lloyd_assign_sparse(X.data, X.indices, X.indptr, data.weights, centers, labels,
+                                self.inertia, self.changed)
+            self.sum_sparse(None, labels)
         else:
             lloyd_iter_dense(data.X, data.weights, origin, centers, _use_gemm(data.X),
                              *buffers, *NO_BOUNDS)
@@ -364,7 +383,7 @@ class BoundStep(_GroupBuffers):
     def __init__(self, data: Data, n_clusters: int):
         super().__init__(data, n_clusters)
         n = data.n_samples
-        self.skipped = np.empty(self.sums.shape[0], dtype=np.int64)
+        self.skipped = np.empty(self.changed.shape[0], dtype=np.int64)
         self.upper = np.zeros(n)
         self.previous = None
         self.mean, self.first_moment, self.second_moment, self.total_weight = data.moments
@@ -375,7 +394,7 @@ class BoundStep(_GroupBuffers):
         shift = origin - self.mean
         total = (self.second_moment - 2 * shift @ self.first_moment
                  + self.total_weight * shift @ shift)
-        centers = centers.astype(np.float64)
+        centers = np.asarray(centers, dtype=np.float64)
         return float(max(total - 2 * np.sum(centers * sums)
                          + weights @ np.einsum("ij,ij->i", centers, centers), 0.0))
 
@@ -388,7 +407,8 @@ class BoundStep(_GroupBuffers):
     def _moved(self, centers_original):
         if self.previous is None:
             return np.zeros(len(centers_original))
-        return np.sqrt(((centers_original - self.previous) ** 2).sum(axis=1))
+        difference = centers_original - self.previous
+        return np.sqrt(np.square(difference, out=difference).sum(axis=1))
 
     def iterate(self, centers, origin, labels):
         """As :meth:`LloydStep.iterate`, skipping what the bounds allow.
@@ -397,7 +417,8 @@ class BoundStep(_GroupBuffers):
         labels tell the kernels so), also when the run started with another
         algorithm and the labels are already set.
         """
-        original = centers.astype(np.float64) + origin
+        original = centers.astype(np.float64)
+        original += origin
         moved = self._moved(original)
         fresh = self.previous is None
         before = labels.copy() if fresh else None
@@ -416,17 +437,20 @@ class BoundStep(_GroupBuffers):
         else:
             self._run(centers, origin, original, moved, labels)
         self.previous = original
-        sums, weights = self.sums.sum(axis=0), self.weights.sum(axis=0)
+        # Only read: one group's buffer needs no reduction (nor a copy).
+        sums = self.sums[0] if len(self.sums) == 1 else self.sums.sum(axis=0)
+        weights = self.weights.sum(axis=0)
         # The kernels give the change of the sums of rows minus origin (the
         # rows that moved; every row on the first call).  The running
         # totals are kept about the data mean, a fixed frame, and handed
         # out in this call's frame as new arrays, which the driver's
-        # relocation may alter.
-        to_mean = (origin - self.mean)[None, :]
+        # relocation may alter.  Sparse rows have both at zero: no (k, d)
+        # pass moves between the frames.
+        to_mean = None if self.data.sparse else (origin - self.mean)[None, :]
         if fresh:
             self.total_sums = np.zeros_like(sums)
             self.total_weights = np.zeros_like(weights)
-        self.total_sums += sums + weights[:, None] * to_mean
+        self.total_sums += sums if to_mean is None else sums + weights[:, None] * to_mean
         self.total_weights += weights
         if self.residue_below is not None and \
                 np.any(np.abs(self.total_weights) <= self.residue_below):
@@ -439,7 +463,8 @@ class BoundStep(_GroupBuffers):
             empty = ~clusters_held(labels, len(weights), self.data.weights)
             self.total_sums[empty] = 0.0
             self.total_weights[empty] = 0.0
-        sums = self.total_sums - self.total_weights[:, None] * to_mean
+        sums = (self.total_sums.copy() if to_mean is None
+                else self.total_sums - self.total_weights[:, None] * to_mean)
         weights = self.total_weights.copy()
         changed = int((labels != before).sum()) if fresh else int(self.changed.sum())
         return (sums, weights, self._inertia(centers, origin, sums, weights), changed,
@@ -458,9 +483,13 @@ def squared_distances_below(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     B's mean (where the expansion rounds least): never above the exact ones,
     for tests that only skip less when a distance is smaller."""
     centre = B.mean(axis=0, dtype=np.float64)
-    A = A.astype(np.float64) - centre
-    B = B.astype(np.float64) - centre
-    total = np.einsum("ij,ij->i", A, A)[:, None] + np.einsum("ij,ij->i", B, B)[None, :]
+    # One pass a copy (at 512 sparse centroids of 50,000 features each
+    # takes a tenth of a second), one copy for A is B.
+    same = A is B
+    B = np.subtract(B, centre, dtype=np.float64)
+    A = B if same else np.subtract(A, centre, dtype=np.float64)
+    b_sq = np.einsum("ij,ij->i", B, B)
+    total = (b_sq if same else np.einsum("ij,ij->i", A, A))[:, None] + b_sq[None, :]
     sq = total - 2.0 * (A @ B.T) - (A.shape[1] + 4) * np.finfo(np.float64).eps * 2 * total
     return np.maximum(sq, 0.0, out=sq)
 
@@ -515,11 +544,11 @@ class HamerlyStep(BoundStep):
         if self.rows is not None:
             self.rows.iterate(origin, centers, moved, half_gap, labels, self)
         elif self.data.sparse:
-            X = self.data.X
+            X, previous = self.data.X, labels.copy()
             hamerly_iter_sparse(X.data, X.indices, X.indptr, self.data.row_sq_norms,
                                 self.data.weights, centers, moved, half_gap, labels,
-                                self.upper, self.lower, self.sums, self.weights,
-                                self.changed, self.skipped)
+                                self.upper, self.lower, self.changed, self.skipped)
+            self.sum_sparse(previous, labels)
         else:
             hamerly_iter(self.data.X, self.data.weights, origin, centers, moved, half_gap,
                          labels, self.upper, self.lower, self.sums, self.weights,
@@ -622,11 +651,11 @@ class ElkanStep(BoundStep):
     def _run(self, centers, origin, original, moved, labels):
         distances = center_gaps(original)
         if self.data.sparse:
-            X = self.data.X
+            X, previous = self.data.X, labels.copy()
             elkan_iter_sparse(X.data, X.indices, X.indptr, self.data.row_sq_norms,
                               self.data.weights, centers, moved, distances, labels,
-                              self.upper, self.lower, self.sums, self.weights, self.changed,
-                              self.skipped)
+                              self.upper, self.lower, self.changed, self.skipped)
+            self.sum_sparse(previous, labels)
             return
         elkan_iter(self.data.X, self.data.weights, origin, centers, moved, distances,
                    labels, self.upper, self.lower, self.sums, self.weights, self.changed,
@@ -912,6 +941,22 @@ class RunResult:
     history: list = field(default_factory=list)
 
 
+def _means(sums, cluster_weights, centers, origin):
+    """The centroids of the next iteration, in ``centers``' dtype: each
+    cluster's mean (``sums`` relative to ``origin``, None for zero), or its
+    centre where the cluster is empty.  Divides ``sums`` in place (a fresh
+    array from the step): at 512 clusters of 50,000 sparse features each
+    (k, d) pass takes a tenth of a second."""
+    filled = cluster_weights > 0
+    np.divide(sums, cluster_weights[:, None], out=sums, where=filled[:, None])
+    if origin is not None:
+        sums += origin
+    means = sums.astype(centers.dtype, copy=False)
+    if not filled.all():
+        means[~filled] = centers[~filled]
+    return means
+
+
 def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
         tol: float, verbose: int = 0) -> RunResult:
     """Iterate from ``centers`` until convergence, then label every row.
@@ -934,16 +979,15 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
     for iteration in range(1, max_iter + 1):
         start = time.perf_counter()
         origin = data.origin(centers)
-        centred = np.ascontiguousarray(centers - origin)
+        # Sparse rows are not centred (a zero origin): no (k, d) copies for it.
+        centred = centers if data.sparse else np.ascontiguousarray(centers - origin)
         sums, cluster_weights, inertia, n_changed, n_skipped = plan.step.iterate(
             centred, origin, labels)
         n_empty, relocated = relocate_empty(data, centers, origin, labels, sums,
                                             cluster_weights)
-        new_centers = centers.astype(np.float64)  # a cluster left empty keeps its centre
-        filled = cluster_weights > 0
-        new_centers[filled] = sums[filled] / cluster_weights[filled, None] + origin
-        new_centers = new_centers.astype(data.dtype)
-        shift = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+        new_centers = _means(sums, cluster_weights, centers, None if data.sparse else origin)
+        difference = new_centers.astype(np.float64) - centers
+        shift = float(np.square(difference, out=difference).sum())
         labelled_with, centers = centers, new_centers
         record = IterationRecord(iteration, inertia, n_changed, n_empty,
                                  time.perf_counter() - start, n_skipped, plan.current)

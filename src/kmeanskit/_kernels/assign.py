@@ -18,6 +18,8 @@ from . import CHUNK_ROWS, FASTMATH
 # Chunks handled by one parallel task in the assignment-only kernels (no
 # reduction there, so the split does not affect the result).
 CHUNKS_PER_TASK = 8
+# Rows of such a task (fixed: the same tasks on any thread count).
+TASK_ROWS = CHUNK_ROWS * CHUNKS_PER_TASK
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -201,7 +203,7 @@ def labelled_inertia_dense(X, weights, centers, labels, chunk_inertia):
     chunk ``c`` (``CHUNK_ROWS * CHUNKS_PER_TASK`` rows each), differences in
     float64.  The caller sums the chunks in order."""
     n, d = X.shape
-    rows_per_chunk = CHUNK_ROWS * CHUNKS_PER_TASK
+    rows_per_chunk = TASK_ROWS
     for c in prange(chunk_inertia.shape[0]):
         total = 0.0
         for i in range(c * rows_per_chunk, min(n, (c + 1) * rows_per_chunk)):
@@ -229,7 +231,7 @@ def labelled_inertia_sparse(data, indices, indptr, row_sq, weights, centers, lab
         for f in range(d):
             s += centers[j, f] * centers[j, f]
         center_sq[j] = s
-    rows_per_chunk = CHUNK_ROWS * CHUNKS_PER_TASK
+    rows_per_chunk = TASK_ROWS
     for c in prange(chunk_inertia.shape[0]):
         total = 0.0
         for i in range(c * rows_per_chunk, min(n, (c + 1) * rows_per_chunk)):

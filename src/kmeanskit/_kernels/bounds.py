@@ -12,7 +12,9 @@ rows split into fixed groups: the change of the per-cluster sums and weights
 (only the rows that moved add to it: the others are not read at all), the
 changed labels and the skipped distance computations.  The driver keeps the
 running totals.  The inertia comes from those sums (see ``_driver``), since
-skipped points have no fresh distance.
+skipped points have no fresh distance.  The sparse kernels relabel only, in
+fixed tasks of rows; the change of the sums follows in a second pass
+(``sparse_sums``).
 
 A negative label marks the first iteration: every distance is computed and
 the bounds are initialised.
@@ -22,7 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH
-from .assign import nearest_sparse_block, squared_norms
+from .assign import TASK_ROWS, nearest_sparse_block, squared_norms
 
 # Skip only when a bound wins by more than this relative margin.
 MARGIN = 1e-10
@@ -192,28 +194,14 @@ def _row_scratch(k, dtype):
             np.empty(1, dtype=np.float64))
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def _relabel_sparse_row(data, indices, indptr, row, w, new, labels, sums, cluster_weight):
-    """Give a CSR row label ``new``; if that moves it (from its old cluster,
-    none if negative), record the move in the change of the per-cluster sums
-    and weights.  Returns 1 if the row moved, else 0.
-
-    The sparse bounded kernels accumulate only these changes, not the sums:
-    once labels settle few rows move, while adding every row to its
-    cluster's (k, d) sum is a scattered write per stored value, most of an
-    iteration's time on TF-IDF rows.  Their step keeps the running totals.
-    """
-    old = labels[row]
-    if new == old:
+@njit(cache=True)
+def _relabel(labels, row, new):
+    """Give ``row`` label ``new``; 1 if that changed it, else 0.  The sparse
+    bounded kernels only relabel: the change of the per-cluster sums (the
+    rows that moved) follows from ``sparse_sums.cluster_sums_sparse``."""
+    if labels[row] == new:
         return 0
     labels[row] = new
-    cluster_weight[new] += w
-    for p in range(indptr[row], indptr[row + 1]):
-        sums[new, indices[p]] += w * data[p]
-    if old >= 0:
-        cluster_weight[old] -= w
-        for p in range(indptr[row], indptr[row + 1]):
-            sums[old, indices[p]] -= w * data[p]
     return 1
 
 
@@ -221,7 +209,7 @@ def _relabel_sparse_row(data, indices, indptr, row, w, new, labels, sums, cluste
 def _hamerly_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_t,
                          center_sq, rounding, max_center_sq, moved, half_gap, labels, upper,
                          lower, start, stop, first, second, first_at, dots, best_label,
-                         best_dist, sums, cluster_weight):
+                         best_dist):
     """Rows start:stop of a sparse Hamerly iteration; returns (changed, computed).
 
     Distances come from the expansion, as in Lloyd's sparse kernel, so each
@@ -231,8 +219,6 @@ def _hamerly_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_
     Lloyd's computed distances would keep too.  A row that fails gets every
     distance from Lloyd's own block function (the same label as Lloyd's).
     """
-    sums[:] = 0.0
-    cluster_weight[:] = 0.0
     k = centers.shape[0]
     changed = 0
     computed = 0
@@ -258,8 +244,7 @@ def _hamerly_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_
             u = np.sqrt(best_dist[0] + err)
             low = np.sqrt(max(x_sq[row] + second_sq - err, 0.0))
             computed += k
-        changed += _relabel_sparse_row(data, indices, indptr, row, weights[row], new, labels,
-                                       sums, cluster_weight)
+        changed += _relabel(labels, row, new)
         upper[row] = u
         lower[row] = low
     return changed, computed
@@ -267,27 +252,24 @@ def _hamerly_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def hamerly_iter_sparse(data, indices, indptr, x_sq, weights, centers, moved, half_gap,
-                        labels, upper, lower, group_sums, group_weights, group_changed,
-                        group_skipped):
-    """One Hamerly iteration on CSR rows (``x_sq``: their squared norms), with
-    the arguments of :func:`hamerly_iter` otherwise (no origin: sparse rows
-    are not centred)."""
+                        labels, upper, lower, task_changed, task_skipped):
+    """The labelling half of a Hamerly iteration on CSR rows (``x_sq``: their
+    squared norms), with the arguments of :func:`hamerly_iter` otherwise (no
+    origin: sparse rows are not centred), per task of ``TASK_ROWS`` rows."""
     n = indptr.shape[0] - 1
     k = centers.shape[0]
-    n_groups = group_sums.shape[0]
     first, second, first_at = largest_two(moved)
     centers_t, center_sq, rounding, max_center_sq = _sparse_terms(centers)
-    for g in prange(n_groups):
+    for t in prange(task_changed.shape[0]):
         dots, best_label, best_dist = _row_scratch(k, centers.dtype)
-        start = g * n // n_groups
-        stop = (g + 1) * n // n_groups
+        start = t * TASK_ROWS
+        stop = min(n, start + TASK_ROWS)
         changed, computed = _hamerly_sparse_rows(
             data, indices, indptr, x_sq, weights, centers, centers_t, center_sq,
             rounding, max_center_sq, moved, half_gap, labels, upper, lower, start, stop,
-            first, second, first_at, dots, best_label, best_dist, group_sums[g],
-            group_weights[g])
-        group_changed[g] = changed
-        group_skipped[g] = (stop - start) * k - computed
+            first, second, first_at, dots, best_label, best_dist)
+        task_changed[t] = changed
+        task_skipped[t] = (stop - start) * k - computed
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -314,7 +296,7 @@ def _elkan_sparse_full(data, indices, indptr, x_sq, row, centers_t, center_sq, e
 @njit(cache=True, fastmath=FASTMATH)
 def _elkan_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_t, center_sq,
                        rounding, max_center_sq, moved, center_dist, half_gap, labels, upper,
-                       lower, start, stop, dots, best_label, best_dist, sums, cluster_weight):
+                       lower, start, stop, dots, best_label, best_dist):
     """Rows start:stop of a sparse Elkan iteration; returns (changed, computed).
 
     Single distances come from one sparse dot each (a different summation
@@ -324,8 +306,6 @@ def _elkan_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_t,
     contenders end within ``4 err`` of each other gets all its distances
     from Lloyd's block function: every label is the one Lloyd would give.
     """
-    sums[:] = 0.0
-    cluster_weight[:] = 0.0
     k = centers.shape[0]
     changed = 0
     computed = 0
@@ -378,22 +358,19 @@ def _elkan_sparse_rows(data, indices, indptr, x_sq, weights, centers, centers_t,
                                             center_sq, err, dots, best_label, best_dist,
                                             lower_row)
                 computed += k
-        changed += _relabel_sparse_row(data, indices, indptr, row, weights[row], new, labels,
-                                       sums, cluster_weight)
+        changed += _relabel(labels, row, new)
         upper[row] = u
     return changed, computed
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def elkan_iter_sparse(data, indices, indptr, x_sq, weights, centers, moved, center_dist,
-                      labels, upper, lower, group_sums, group_weights, group_changed,
-                      group_skipped):
-    """One Elkan iteration on CSR rows (``x_sq``: their squared norms), with
-    the arguments of :func:`elkan_iter` otherwise (no origin: sparse rows are
-    not centred)."""
+                      labels, upper, lower, task_changed, task_skipped):
+    """The labelling half of an Elkan iteration on CSR rows (``x_sq``: their
+    squared norms), with the arguments of :func:`elkan_iter` otherwise (no
+    origin: sparse rows are not centred), per task of ``TASK_ROWS`` rows."""
     n = indptr.shape[0] - 1
     k = centers.shape[0]
-    n_groups = group_sums.shape[0]
     centers_t, center_sq, rounding, max_center_sq = _sparse_terms(centers)
     half_gap = np.empty(k)
     for j in range(k):
@@ -401,16 +378,16 @@ def elkan_iter_sparse(data, indices, indptr, x_sq, weights, centers, moved, cent
         for other in range(k):
             if other != j:
                 half_gap[j] = min(half_gap[j], 0.5 * center_dist[j, other])
-    for g in prange(n_groups):
+    for t in prange(task_changed.shape[0]):
         dots, best_label, best_dist = _row_scratch(k, centers.dtype)
-        start = g * n // n_groups
-        stop = (g + 1) * n // n_groups
+        start = t * TASK_ROWS
+        stop = min(n, start + TASK_ROWS)
         changed, computed = _elkan_sparse_rows(
             data, indices, indptr, x_sq, weights, centers, centers_t, center_sq, rounding,
             max_center_sq, moved, center_dist, half_gap, labels, upper, lower, start, stop,
-            dots, best_label, best_dist, group_sums[g], group_weights[g])
-        group_changed[g] = changed
-        group_skipped[g] = (stop - start) * k - computed
+            dots, best_label, best_dist)
+        task_changed[t] = changed
+        task_skipped[t] = (stop - start) * k - computed
 
 
 @njit(cache=True, fastmath=FASTMATH)

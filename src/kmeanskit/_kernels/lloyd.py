@@ -1,10 +1,11 @@
 """One Lloyd iteration, fused: assignment, inertia and per-cluster sums.
 
-X is read once per iteration.  Rows are split into fixed-size chunks, chunks
-into ``n_groups`` contiguous groups (chosen by the caller, independent of the
-thread count); each group accumulates its own float64 sums, which the caller
-reduces in group order.  That makes the result identical on any number of
-threads and keeps float32 sums accurate.
+Dense X is read once per iteration.  Rows are split into fixed-size chunks,
+chunks into ``n_groups`` contiguous groups (chosen by the caller, independent
+of the thread count); each group accumulates its own float64 sums, which the
+caller reduces in group order.  That makes the result identical on any
+number of threads and keeps float32 sums accurate.  Sparse rows are labelled
+here and summed by cluster in a second pass (``sparse_sums``).
 """
 
 import numpy as np
@@ -13,6 +14,7 @@ from numba import njit, prange
 from . import CHUNK_ROWS, FASTMATH
 from .assign import (
     CHUNKS_PER_TASK,
+    TASK_ROWS,
     centre_rows,
     nearest_dense_block,
     nearest_sparse_block,
@@ -94,44 +96,36 @@ def lloyd_iter_dense(X, weights, shift, centers, use_gemm, labels,
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def lloyd_iter_sparse(data, indices, indptr, weights, centers, labels,
-                      group_sums, group_weights, group_inertia, group_changed):
-    """Sparse (CSR) twin of :func:`lloyd_iter_dense`; rows are not centred."""
+def lloyd_assign_sparse(data, indices, indptr, weights, centers, labels, task_inertia,
+                        task_changed):
+    """The labelling half of a Lloyd iteration on CSR rows (not centred):
+    writes ``labels`` and, per task of ``CHUNKS_PER_TASK`` chunks, the
+    inertia and the number of changed labels.  The per-cluster sums follow
+    from ``sparse_sums.cluster_sums_sparse``."""
     n = indptr.shape[0] - 1
     k = centers.shape[0]
-    n_groups = group_sums.shape[0]
     centers_t = np.ascontiguousarray(centers.T)
     center_sq = squared_norms(centers)
     n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
-    for g in prange(n_groups):
+    for t in prange(task_inertia.shape[0]):
         dots = np.empty((CHUNK_ROWS, k), dtype=centers.dtype)
         best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
         best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
-        sums = group_sums[g]
-        cluster_weight = group_weights[g]
-        sums[:] = 0.0
-        cluster_weight[:] = 0.0
         inertia = 0.0
         changed = 0
-        first, last = _group_chunks(g, n_groups, n_chunks)
-        for c in range(first, last):
+        for c in range(t * CHUNKS_PER_TASK, min(n_chunks, (t + 1) * CHUNKS_PER_TASK)):
             start = c * CHUNK_ROWS
             m = min(CHUNK_ROWS, n - start)
             nearest_sparse_block(data, indices, indptr, start, m, centers_t,
                                  center_sq, dots, best_label, best_dist)
             for i in range(m):
                 row = start + i
-                label = best_label[i]
-                w = weights[row]
-                if labels[row] != label:
+                if labels[row] != best_label[i]:
                     changed += 1
-                    labels[row] = label
-                inertia += w * best_dist[i]
-                cluster_weight[label] += w
-                for p in range(indptr[row], indptr[row + 1]):
-                    sums[label, indices[p]] += w * data[p]
-        group_inertia[g] = inertia
-        group_changed[g] = changed
+                    labels[row] = best_label[i]
+                inertia += weights[row] * best_dist[i]
+        task_inertia[t] = inertia
+        task_changed[t] = changed
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -145,7 +139,7 @@ def shifted_moments(X, weights, sums, squares, weighted_sums, weighted_squares):
     and a bounded run's moments; shifting by a row of X avoids the
     cancellation of E[x^2] - E[x]^2 far from the origin."""
     n, d = X.shape
-    rows_per_chunk = CHUNK_ROWS * CHUNKS_PER_TASK
+    rows_per_chunk = TASK_ROWS
     for c in prange(sums.shape[0]):
         row_sums, row_squares, row_weighted = sums[c], squares[c], weighted_sums[c]
         row_sums[:] = 0.0
