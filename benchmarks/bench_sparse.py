@@ -5,7 +5,8 @@ centroids (rows drawn at random) for every library, ``tol=0`` (until no label
 changes), best of 3.  scikit-learn runs its sparse Lloyd and Elkan.  Then
 default settings against default settings (each library's own seeding).
 
-Run (``--defaults-only``: the second table alone):
+Run (``--defaults-only``: the second table alone; ``--many-clusters``: a
+few iterations at 512 clusters of 50,000 features, and k-means|| there):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_sparse.py
 """
@@ -23,6 +24,10 @@ from _common import best_time, blas_report, machine_report, make_documents
 SHAPES = [(40_000, 20_000, 20, 20), (40_000, 20_000, 20, 100), (100_000, 50_000, 50, 50)]
 REPEAT = 3
 DEFAULT_SEEDS = range(3)
+# Many clusters: (documents, vocabulary, topics, clusters), and the iterations
+# timed (scikit-learn's take about 25 s each there).
+MANY_CLUSTERS = (100_000, 50_000, 50, 512)
+MANY_CLUSTERS_ITERATIONS = 3
 
 
 def from_the_same_init() -> None:
@@ -89,14 +94,54 @@ def default_settings() -> None:
               f"| {theirs_t / ours_t:.2f} | {ratio:.4f} |", flush=True)
 
 
+def many_clusters() -> None:
+    """A few iterations from the same init where the centroids (k x d
+    float64, 200 MB) are far larger than the caches; and our seeding."""
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    from kmeanskit import KMeans, kmeans_parallel
+
+    n, vocabulary, topics, k = MANY_CLUSTERS
+    iterations = MANY_CLUSTERS_ITERATIONS
+    X = make_documents(n, vocabulary, topics)
+    init = X[np.random.default_rng(0).choice(n, k, replace=False)].toarray()
+    for algorithm in ("lloyd", "hamerly"):  # compile outside the timing
+        KMeans(k, init=init, max_iter=2, algorithm=algorithm).fit(X[:2000])
+    kmeans_parallel(X[:2000], 20, random_state=0)
+    print(f"{n:,} documents, {vocabulary:,} words, {k} clusters: {iterations} iterations "
+          "from the same init (seconds, one run each; final inertia):")
+    print("| kmeanskit lloyd | kmeanskit hamerly | sklearn lloyd | sklearn / ours (lloyd) |")
+    print("|---|---|---|---|")
+    fits = {}
+    for name, make in (
+            ("lloyd", lambda: KMeans(k, init=init, n_init=1, tol=0.0, max_iter=iterations,
+                                     algorithm="lloyd")),
+            ("hamerly", lambda: KMeans(k, init=init, n_init=1, tol=0.0, max_iter=iterations,
+                                       algorithm="hamerly")),
+            ("sklearn", lambda: SklearnKMeans(k, init=init, n_init=1, tol=0.0,
+                                              max_iter=iterations, algorithm="lloyd"))):
+        fits[name] = best_time(lambda make=make: make().fit(X), 1)
+    assert len({round(fit.inertia_, 6) for _, fit in fits.values()}) == 1
+    (lloyd, _), (hamerly, _), (sklearn, fit) = fits.values()
+    print(f"| {lloyd:.1f} | {hamerly:.1f} | {sklearn:.1f} | {sklearn / lloyd:.2f} |")
+    print(f"(final inertia {fit.inertia_:.6f} in all three)")
+    seconds, _ = best_time(lambda: kmeans_parallel(X, k, random_state=0), 1)
+    print(f"k-means|| seeding ({k} seeds): {seconds:.1f} s")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--defaults-only", action="store_true",
                         help="only the default-settings table")
+    parser.add_argument("--many-clusters", action="store_true",
+                        help="only the many-clusters table")
     args = parser.parse_args(argv)
     print(machine_report())
     print(blas_report())
     print()
+    if args.many_clusters:
+        many_clusters()
+        return 0
     if not args.defaults_only:
         from_the_same_init()
     default_settings()
