@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.cluster import MiniBatchKMeans as SklearnMiniBatchKMeans
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from conftest import blobs
+from conftest import blobs, documents
 from kmeanskit import KMeans, MiniBatchKMeans
 
 REASON = ("random batches are drawn by row position and the check reorders rows between "
@@ -94,3 +94,24 @@ def test_deterministic_under_seed_and_threads(rng):
     one = MiniBatchKMeans(6, random_state=3, n_threads=1).fit(X)
     two = MiniBatchKMeans(6, random_state=3, n_threads=2).fit(X)
     np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
+
+
+def test_lloyd_step_takes_sparse_batches_of_any_size(rng):
+    # MiniBatchKMeans hands one step batches other than the rows it was made
+    # for; sparse rows are labelled in tasks counted from the batch's size.
+    from kmeanskit import _driver as driver
+
+    X = documents(rng, n=5000, vocabulary=400)
+    centers = X[:6].toarray()
+    step = driver.LloydStep(driver.Data(X[:100], np.ones(100)), 6)
+    for rows in (slice(0, 100), slice(100, 5000), slice(0, 50)):
+        batch = driver.Data(X[rows], rng.uniform(0.5, 2.0, X[rows].shape[0]))
+        step.data = batch
+        labels = np.full(batch.n_samples, -1, dtype=np.int32)
+        sums, weights, _, changed, _ = step.iterate(centers, np.zeros(X.shape[1]), labels)
+        np.testing.assert_array_equal(labels, driver.assign(batch, centers)[0])
+        assert changed == batch.n_samples
+        indicator = sp.csr_matrix((batch.weights, (labels, np.arange(batch.n_samples))),
+                                  shape=(6, batch.n_samples))
+        np.testing.assert_allclose(sums, (indicator @ batch.X).toarray(), atol=1e-12)
+        np.testing.assert_allclose(weights, np.bincount(labels, batch.weights, minlength=6))

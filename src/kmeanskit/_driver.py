@@ -323,8 +323,6 @@ class _GroupBuffers:
         n, d = data.X.shape
         if data.sparse:
             n_groups, n_parts = 1, row_tasks(n)
-            self.listed = np.empty(2 * n, dtype=np.int64)
-            self.starts = np.empty(n_clusters + 1, dtype=np.int64)
         else:
             n_groups = n_parts = _group_count(n, n_clusters, d)
         self.sums = np.empty((n_groups, n_clusters, d))
@@ -335,9 +333,11 @@ class _GroupBuffers:
         """The sums and weights of sparse rows by cluster (``previous`` None),
         or their change since the ``previous`` labels (the rows that moved)."""
         X, full = self.data.X, previous is None
+        listed = np.empty(labels.shape[0] * (1 if full else 2), dtype=np.int64)
+        starts = np.empty(len(self.weights[0]) + 1, dtype=np.int64)
         cluster_sums_sparse(X.data, X.indices, X.indptr, self.data.weights,
-                            labels if full else previous, labels, full, self.listed,
-                            self.starts, self.sums[0], self.weights[0])
+                            labels if full else previous, labels, full, listed, starts,
+                            self.sums[0], self.weights[0])
 
 
 class LloydStep(_GroupBuffers):
@@ -357,7 +357,9 @@ class LloydStep(_GroupBuffers):
         data = self.data
         buffers = (labels, self.sums, self.weights, self.inertia, self.changed)
         if data.sparse:
-            X = data.X
+            X, tasks = data.X, row_tasks(data.n_samples)
+            if len(self.changed) != tasks:  # MiniBatchKMeans hands in other batches
+                self.changed, self.inertia = np.empty(tasks, dtype=np.int64), np.empty(tasks)
             lloyd_assign_sparse(X.data, X.indices, X.indptr, data.weights, centers, labels,
                                 self.inertia, self.changed)
             self.sum_sparse(None, labels)
