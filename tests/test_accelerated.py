@@ -252,7 +252,7 @@ def test_sparse_cluster_sums_match_an_indicator_product(rng, full):
                       np.maximum(previous, 0)).astype(np.int32)
     sums, cluster_weight = np.full((k, X.shape[1]), np.nan), np.full(k, np.nan)
     cluster_sums_sparse(X.data, X.indices, X.indptr, weights, previous, labels, full,
-                        np.empty(2 * X.shape[0], dtype=np.int64), np.empty(k + 1, dtype=np.int64),
+                        np.empty(2 * X.shape[0], dtype=np.int32), np.empty(k + 1, dtype=np.int64),
                         sums, cluster_weight)
 
     def indicator(of, rows):

@@ -333,7 +333,8 @@ class _GroupBuffers:
         """The sums and weights of sparse rows by cluster (``previous`` None),
         or their change since the ``previous`` labels (the rows that moved)."""
         X, full = self.data.X, previous is None
-        listed = np.empty(labels.shape[0] * (1 if full else 2), dtype=np.int64)
+        n = labels.shape[0]
+        listed = np.empty(n * (1 if full else 2), dtype=np.int32 if n < 2**31 else np.int64)
         starts = np.empty(len(self.weights[0]) + 1, dtype=np.int64)
         cluster_sums_sparse(X.data, X.indices, X.indptr, self.data.weights,
                             labels if full else previous, labels, full, listed, starts,
