@@ -79,10 +79,10 @@ RESORT_EVERY = 5
 MOMENTS_KERNEL_MIN_VALUES = 2**20
 
 
-
 def row_tasks(n: int) -> int:
     """The kernels' fixed parallel tasks (``TASK_ROWS`` rows) covering ``n`` rows."""
     return -(-n // TASK_ROWS)
+
 
 @dataclass
 class Data:
@@ -310,8 +310,8 @@ class _GroupBuffers:
     Sparse rows are labelled in fixed tasks and then summed by cluster into
     one buffer (:meth:`sum_sparse`): a TF-IDF row stores ~150 of 20,000
     features, far less work than a (k, d) buffer per group costs to zero and
-    reduce, and at 512 clusters of 50,000 features there was room for one
-    such buffer, so one thread.
+    reduce, and groups capped by that memory left one thread at 512 clusters
+    of 50,000 features.
     """
 
     # Whether ``iterate``'s inertia comes from the per-cluster sums (a

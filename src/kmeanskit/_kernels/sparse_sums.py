@@ -23,7 +23,7 @@ def _rows_by_cluster(previous, labels, full, rows, starts):
     Given ``full``, every row belongs to its label's cluster.  Otherwise
     only the rows whose label differs from ``previous`` take part: each in
     its new cluster and, unless its old label is negative (no cluster yet),
-    in its old one.  Returns the number of rows filled.
+    in its old one.
     """
     k = starts.shape[0] - 1
     starts[:] = 0
@@ -45,7 +45,6 @@ def _rows_by_cluster(previous, labels, full, rows, starts):
             if not full and old >= 0:
                 rows[filled[old]] = row
                 filled[old] += 1
-    return starts[k]
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
