@@ -134,3 +134,21 @@ def test_public_init_functions_validate(X):
 def test_complex_data_is_rejected():
     with pytest.raises(ValueError, match="Complex data not supported"):
         KMeans(2).fit(np.ones((5, 2)) * (1 + 1j))
+
+
+def test_sparse_input_with_duplicates_is_used_as_summed_and_left_as_it_was():
+    # Row 1 stores column 1 three times (3 + 4 + 5) and row 0's columns are
+    # out of order: the fit sees the summed matrix, the caller keeps theirs.
+    X = sp.csr_matrix((np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]),
+                       np.array([2, 0, 1, 1, 1, 0, 2, 0]), np.array([0, 2, 5, 6, 8])),
+                      shape=(4, 3))
+    stored = X.data.copy(), X.indices.copy(), X.indptr.copy()
+    summed = np.array([[2.0, 0.0, 1.0], [0.0, 12.0, 0.0], [6.0, 0.0, 0.0], [8.0, 0.0, 7.0]])
+    init = summed[[0, 1]]
+    model = KMeans(2, init=init, n_init=1).fit(X)
+    reference = KMeans(2, init=init, n_init=1).fit(summed)
+    np.testing.assert_array_equal(model.labels_, reference.labels_)
+    np.testing.assert_allclose(model.cluster_centers_, reference.cluster_centers_)
+    np.testing.assert_array_equal(model.predict(X), reference.labels_)
+    for now, before in zip((X.data, X.indices, X.indptr), stored, strict=True):
+        np.testing.assert_array_equal(now, before)

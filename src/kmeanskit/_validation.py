@@ -177,8 +177,11 @@ def check_X(estimator, X, *, reset: bool, accept_sparse: bool = True):
             dtype=[np.float64, np.float32], order="C", ensure_all_finite=False,
         )
     check_finite(X, "X")
-    if sp.issparse(X):
-        X.sum_duplicates()  # kernels assume one stored value per (row, column)
+    if sp.issparse(X) and not X.has_canonical_format:
+        # The kernels assume one stored value per (row, column); the caller's
+        # matrix is left as it was.
+        X = X.copy()
+        X.sum_duplicates()
     return X
 
 
