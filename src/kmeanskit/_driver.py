@@ -421,7 +421,8 @@ class BoundStep(_GroupBuffers):
         algorithm and the labels are already set.
         """
         original = centers.astype(np.float64)
-        original += origin
+        if not self.data.sparse:  # sparse rows: a zero origin
+            original += origin
         moved = self._moved(original)
         fresh = self.previous is None
         before = labels.copy() if fresh else None
@@ -989,7 +990,7 @@ def run(data: Data, centers: np.ndarray, *, algorithm: str, max_iter: int,
         n_empty, relocated = relocate_empty(data, centers, origin, labels, sums,
                                             cluster_weights)
         new_centers = _means(sums, cluster_weights, centers, None if data.sparse else origin)
-        difference = new_centers.astype(np.float64) - centers
+        difference = np.subtract(new_centers, centers, dtype=np.float64)
         shift = float(np.square(difference, out=difference).sum())
         labelled_with, centers = centers, new_centers
         record = IterationRecord(iteration, inertia, n_changed, n_empty,
