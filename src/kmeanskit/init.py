@@ -77,12 +77,12 @@ def _centred_products(A: np.ndarray, B: np.ndarray, block_rows: int):
     Returns B's squared norms and the blocks, (start, products, the block's
     squared norms), the products in one buffer reused from block to block."""
     centre = B.mean(axis=0, dtype=np.float64)
-    B = B.astype(np.float64) - centre
+    B = np.subtract(B, centre, dtype=np.float64)  # one copy (a sparse batch's is t x d)
     products = np.empty((min(block_rows, A.shape[0]), B.shape[0]))
 
     def blocks():
         for start in range(0, A.shape[0], block_rows):
-            part = A[start:start + block_rows].astype(np.float64) - centre
+            part = np.subtract(A[start:start + block_rows], centre, dtype=np.float64)
             table = products[:part.shape[0]]
             np.matmul(part, B.T, out=table)
             yield start, table, _squared_norms(part)
@@ -987,7 +987,8 @@ def _predicted_cut(batch: np.ndarray, read: _Read, weights, ell: float) -> float
     n_drawn = batch.shape[0]
     used = np.unique(np.linspace(0, n_drawn - 1, min(n_drawn, PREDICTION_ROWS[1])).astype(int))
     others_sq = np.empty(used.size)
-    batch_sq, blocks = _centred_products(batch[used], batch, PRODUCT_BLOCK_ROWS)
+    drawn = batch if used.size == n_drawn else batch[used]  # no copy of all of them
+    batch_sq, blocks = _centred_products(drawn, batch, PRODUCT_BLOCK_ROWS)
     for start, products, used_sq in blocks:
         stop = start + used_sq.size
         nearest_other_sq(products, used_sq, batch_sq, used[start:stop], others_sq[start:stop])
