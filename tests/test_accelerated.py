@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 import kmeanskit._driver as driver
@@ -227,10 +228,14 @@ def test_sparse_same_iterations_on_real_sets(data_dir, algorithm):
     _same_run(sp.csr_matrix(X), 50, algorithm, init=init)
 
 
-@pytest.mark.parametrize("algorithm", ["lloyd", *SPARSE_BOUNDED])
-def test_sparse_same_result_on_one_and_two_threads(rng, algorithm):
+@pytest.mark.parametrize("algorithm", ["lloyd", "lloyd-summed-apart", *SPARSE_BOUNDED])
+def test_sparse_same_result_on_one_and_two_threads(rng, monkeypatch, algorithm):
     # Sparse rows are labelled in fixed tasks and summed cluster by cluster,
-    # each cluster by one thread in row order.
+    # each cluster by one thread in row order (Lloyd: unless its per-group
+    # buffers are small, as here, then summed in fixed groups).
+    algorithm, _, apart = algorithm.partition("-")
+    if apart:
+        monkeypatch.setattr(driver, "SPARSE_GROUP_BYTES", 0)
     X = documents(rng, n=2500)
     weights = rng.uniform(0.1, 3.0, X.shape[0])
     fits = [KMeans(12, algorithm=algorithm, random_state=1, n_threads=threads)
@@ -238,6 +243,23 @@ def test_sparse_same_result_on_one_and_two_threads(rng, algorithm):
     np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
     np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
     assert fits[0].n_iter_ > 2
+
+
+def test_sparse_lloyd_summed_apart_gives_the_fused_iterations(rng, monkeypatch):
+    # Large (k, d) buffers: Lloyd sums by cluster after labelling; the labels
+    # are the same at every iteration, the centroids equal to rounding.
+    X = documents(rng)
+    weights = rng.uniform(0.1, 3.0, X.shape[0])
+    init = X[rng.choice(X.shape[0], 10, replace=False)].toarray()
+    lloyd = KMeans(10, init=init, n_init=1, tol=0.0, algorithm="lloyd")
+    fused = clone(lloyd).fit(X, sample_weight=weights)
+    monkeypatch.setattr(driver, "SPARSE_GROUP_BYTES", 0)
+    apart = clone(lloyd).fit(X, sample_weight=weights)
+    assert apart.n_iter_ == fused.n_iter_ > 3
+    assert [r.n_changed for r in apart.history_] == [r.n_changed for r in fused.history_]
+    np.testing.assert_array_equal(apart.labels_, fused.labels_)
+    np.testing.assert_allclose(apart.cluster_centers_, fused.cluster_centers_, rtol=1e-12,
+                               atol=1e-15)
 
 
 @pytest.mark.parametrize("full", [True, False])

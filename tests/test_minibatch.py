@@ -96,11 +96,15 @@ def test_deterministic_under_seed_and_threads(rng):
     np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
 
 
-def test_lloyd_step_takes_sparse_batches_of_any_size(rng):
+@pytest.mark.parametrize("summed_apart", [False, True])
+def test_lloyd_step_takes_sparse_batches_of_any_size(rng, monkeypatch, summed_apart):
     # MiniBatchKMeans hands one step batches other than the rows it was made
-    # for; sparse rows are labelled in tasks counted from the batch's size.
+    # for; sparse rows summed apart are labelled in tasks counted from the
+    # batch's size.
     from kmeanskit import _driver as driver
 
+    if summed_apart:
+        monkeypatch.setattr(driver, "SPARSE_GROUP_BYTES", 0)
     X = documents(rng, n=5000, vocabulary=400)
     centers = X[:6].toarray()
     step = driver.LloydStep(driver.Data(X[:100], np.ones(100)), 6)

@@ -40,7 +40,7 @@ from ._kernels.bounds import (
     hamerly_iter_sparse,
     yinyang_iter,
 )
-from ._kernels.lloyd import lloyd_assign_sparse, lloyd_iter_dense, shifted_moments
+from ._kernels.lloyd import lloyd_iter_dense, lloyd_iter_sparse, shifted_moments
 from ._kernels.sorted_hamerly import (
     BLOCK_ROWS,
     sort_rows,
@@ -57,6 +57,16 @@ from ._validation import is_memory_mapped
 MAX_GROUPS = 32
 GROUP_BYTES = 256 * 2**20
 MIN_CHUNKS_PER_GROUP = 8
+# Sparse Lloyd sums its rows in its labelling pass, into a (k, d) buffer per
+# group, only while all the groups' buffers fit this many bytes in at least two
+# groups (k d up to 2^19): a TF-IDF row stores ~150 of 20,000 features, far
+# less work than a large buffer costs to zero and reduce.  Beyond, its rows
+# are summed by cluster in a second pass (as the bounded steps' always are):
+# at 100 clusters of 20,000 words Lloyd's fit took 2.7 s that way against
+# 3.8 s in two groups, while at 3 clusters of 50,000 words the second pass
+# cost as much as the labelling (0.75 against 0.49 s fused).
+SPARSE_GROUP_BYTES = 8 * 2**20
+MIN_SPARSE_GROUPS = 2
 # Elkan keeps n x k lower bounds; above this many bytes it gives way to Hamerly.
 ELKAN_MAX_BYTES = 2**30
 # Hamerly's sorted copies of X and their per-row state (order 4, weight 8,
@@ -295,11 +305,18 @@ def clusters_held(labels: np.ndarray, n_clusters: int, weights: np.ndarray | Non
     return held
 
 
-def _group_count(n: int, n_clusters: int, n_features: int) -> int:
+def _group_count(n: int, n_clusters: int, n_features: int, sparse: bool = False) -> int:
     """Row groups for the per-group partial sums (independent of threads)."""
     n_chunks = -(-n // CHUNK_ROWS)
-    by_memory = GROUP_BYTES // (8 * n_clusters * n_features)
+    budget = SPARSE_GROUP_BYTES if sparse else GROUP_BYTES
+    by_memory = budget // (8 * n_clusters * n_features)
     return max(1, min(-(-n_chunks // MIN_CHUNKS_PER_GROUP), MAX_GROUPS, by_memory))
+
+
+def _sums_fused(data: Data, n_clusters: int) -> bool:
+    """Whether sparse Lloyd sums its rows in its labelling pass."""
+    n_features = data.X.shape[1]
+    return MIN_SPARSE_GROUPS * 8 * n_clusters * n_features <= SPARSE_GROUP_BYTES
 
 
 class _GroupBuffers:
@@ -307,24 +324,23 @@ class _GroupBuffers:
     cluster weights (per group of rows, reduced in group order) and changed
     labels (per group or task).
 
-    Sparse rows are labelled in fixed tasks and then summed by cluster into
-    one buffer (:meth:`sum_sparse`): a TF-IDF row stores ~150 of 20,000
-    features, far less work than a (k, d) buffer per group costs to zero and
-    reduce, and groups capped by that memory left one thread at 512 clusters
-    of 50,000 features.
+    Sparse rows, unless ``fused_sparse`` (small buffers, see
+    ``SPARSE_GROUP_BYTES``), are labelled in fixed tasks and then summed by
+    cluster into one buffer (:meth:`sum_sparse`): buffers per group capped by
+    memory left one thread at 512 clusters of 50,000 features.
     """
 
     # Whether ``iterate``'s inertia comes from the per-cluster sums (a
     # difference of large totals) rather than from each row's distance.
     inertia_from_sums = False
 
-    def __init__(self, data: Data, n_clusters: int):
+    def __init__(self, data: Data, n_clusters: int, fused_sparse: bool = False):
         self.data = data
         n, d = data.X.shape
-        if data.sparse:
+        if data.sparse and not fused_sparse:
             n_groups, n_parts = 1, row_tasks(n)
         else:
-            n_groups = n_parts = _group_count(n, n_clusters, d)
+            n_groups = n_parts = _group_count(n, n_clusters, d, data.sparse)
         self.sums = np.empty((n_groups, n_clusters, d))
         self.weights = np.empty((n_groups, n_clusters))
         self.changed = np.empty(n_parts, dtype=np.int64)
@@ -345,7 +361,8 @@ class LloydStep(_GroupBuffers):
     """Lloyd's algorithm: no state beyond the per-group accumulation buffers."""
 
     def __init__(self, data: Data, n_clusters: int):
-        super().__init__(data, n_clusters)
+        self.fused = data.sparse and _sums_fused(data, n_clusters)
+        super().__init__(data, n_clusters, self.fused)
         self.inertia = np.empty(self.changed.shape[0])
 
     def iterate(self, centers: np.ndarray, origin: np.ndarray, labels: np.ndarray):
@@ -359,11 +376,12 @@ class LloydStep(_GroupBuffers):
         buffers = (labels, self.sums, self.weights, self.inertia, self.changed)
         if data.sparse:
             X, tasks = data.X, row_tasks(data.n_samples)
-            if len(self.changed) != tasks:  # MiniBatchKMeans hands in other batches
+            if not self.fused and len(self.changed) != tasks:  # MiniBatchKMeans' batches
                 self.changed, self.inertia = np.empty(tasks, dtype=np.int64), np.empty(tasks)
-            lloyd_assign_sparse(X.data, X.indices, X.indptr, data.weights, centers, labels,
-                                self.inertia, self.changed)
-            self.sum_sparse(None, labels)
+            lloyd_iter_sparse(X.data, X.indices, X.indptr, data.weights, centers, labels,
+                              self.fused, self.sums, self.weights, self.inertia, self.changed)
+            if not self.fused:
+                self.sum_sparse(None, labels)
         else:
             lloyd_iter_dense(data.X, data.weights, origin, centers, _use_gemm(data.X),
                              *buffers, *NO_BOUNDS)

@@ -126,4 +126,6 @@ def make_documents(n_documents: int = 10_000, n_words: int = 20_000, n_topics: i
     idf = np.log((1 + n_documents) / (1 + document_frequency)) + 1
     tfidf = sp.csr_matrix(counts.multiply(idf))
     norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
-    return sp.csr_matrix(sp.diags(1 / np.maximum(norms, 1e-300)) @ tfidf), topics
+    X = sp.csr_matrix(sp.diags(1 / np.maximum(norms, 1e-300)) @ tfidf)
+    X.sort_indices()  # canonical, as the estimators would otherwise copy it to be
+    return X, topics

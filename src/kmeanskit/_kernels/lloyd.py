@@ -4,8 +4,9 @@ Dense X is read once per iteration.  Rows are split into fixed-size chunks,
 chunks into ``n_groups`` contiguous groups (chosen by the caller, independent
 of the thread count); each group accumulates its own float64 sums, which the
 caller reduces in group order.  That makes the result identical on any
-number of threads and keeps float32 sums accurate.  Sparse rows are labelled
-here and summed by cluster in a second pass (``sparse_sums``).
+number of threads and keeps float32 sums accurate.  Sparse rows are summed
+in the same pass while the groups' buffers are small, else by cluster in a
+second pass (``sparse_sums``).
 """
 
 import numpy as np
@@ -13,7 +14,6 @@ from numba import njit, prange
 
 from . import CHUNK_ROWS, FASTMATH
 from .assign import (
-    CHUNKS_PER_TASK,
     TASK_ROWS,
     centre_rows,
     nearest_dense_block,
@@ -96,42 +96,60 @@ def lloyd_iter_dense(X, weights, shift, centers, use_gemm, labels,
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def lloyd_assign_sparse(data, indices, indptr, weights, centers, labels, task_inertia,
-                        task_changed):
-    """The labelling half of a Lloyd iteration on CSR rows (not centred):
-    writes ``labels`` and, per task of ``CHUNKS_PER_TASK`` chunks, the
-    inertia and the number of changed labels.  The per-cluster sums follow
-    from ``sparse_sums.cluster_sums_sparse``."""
+def lloyd_iter_sparse(data, indices, indptr, weights, centers, labels, fused,
+                      group_sums, group_weights, group_inertia, group_changed):
+    """Sparse (CSR) twin of :func:`lloyd_iter_dense`; rows are not centred.
+
+    Rows are split into ``len(group_inertia)`` groups of chunks.  Given
+    ``fused`` (small buffers), each group also sums its rows into its own
+    (k, d) buffer in ``group_sums`` while they are in cache; otherwise only
+    labels, inertia and changed labels are written (``group_sums`` is not
+    touched), and the sums follow from ``sparse_sums.cluster_sums_sparse``.
+    """
     n = indptr.shape[0] - 1
     k = centers.shape[0]
+    n_groups = group_inertia.shape[0]
     centers_t = np.ascontiguousarray(centers.T)
     center_sq = squared_norms(centers)
     n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
-    for t in prange(task_inertia.shape[0]):
+    for g in prange(n_groups):
         dots = np.empty((CHUNK_ROWS, k), dtype=centers.dtype)
         best_label = np.empty(CHUNK_ROWS, dtype=np.int32)
         best_dist = np.empty(CHUNK_ROWS, dtype=np.float64)
+        own = np.int64(g) if fused else np.int64(0)  # unfused: one buffer, untouched
+        sums = group_sums[own]
+        cluster_weight = group_weights[own]
+        if fused:
+            sums[:] = 0.0
+            cluster_weight[:] = 0.0
         inertia = 0.0
         changed = 0
-        for c in range(t * CHUNKS_PER_TASK, min(n_chunks, (t + 1) * CHUNKS_PER_TASK)):
+        first, last = _group_chunks(g, n_groups, n_chunks)
+        for c in range(first, last):
             start = c * CHUNK_ROWS
             m = min(CHUNK_ROWS, n - start)
             nearest_sparse_block(data, indices, indptr, start, m, centers_t,
                                  center_sq, dots, best_label, best_dist)
             for i in range(m):
                 row = start + i
-                if labels[row] != best_label[i]:
+                label = best_label[i]
+                w = weights[row]
+                if labels[row] != label:
                     changed += 1
-                    labels[row] = best_label[i]
-                inertia += weights[row] * best_dist[i]
-        task_inertia[t] = inertia
-        task_changed[t] = changed
+                    labels[row] = label
+                inertia += w * best_dist[i]
+                if fused:
+                    cluster_weight[label] += w
+                    for p in range(indptr[row], indptr[row + 1]):
+                        sums[label, indices[p]] += w * data[p]
+        group_inertia[g] = inertia
+        group_changed[g] = changed
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def shifted_moments(X, weights, sums, squares, weighted_sums, weighted_squares):
     """Moments of dense X about its first row r, per chunk ``c`` of
-    ``CHUNK_ROWS * CHUNKS_PER_TASK`` rows: ``sums[c]`` = sum (x - r) and
+    ``TASK_ROWS`` rows: ``sums[c]`` = sum (x - r) and
     ``squares[c]`` = sum (x - r)^2 per column, ``weighted_sums[c]`` =
     sum w (x - r) and ``weighted_squares[c]`` = sum w |x - r|^2, all in
     float64.  The caller adds the chunks in order (the same totals on any
