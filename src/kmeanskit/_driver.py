@@ -64,7 +64,7 @@ MIN_CHUNKS_PER_GROUP = 8
 # are summed by cluster in a second pass (as the bounded steps' always are):
 # at 100 clusters of 20,000 words Lloyd's fit took 2.7 s that way against
 # 3.8 s in two groups, while at 3 clusters of 50,000 words the second pass
-# cost as much as the labelling (0.75 against 0.49 s fused).
+# cost as much as the labelling (0.68 against 0.51 s fused).
 SPARSE_GROUP_BYTES = 8 * 2**20
 MIN_SPARSE_GROUPS = 2
 # Elkan keeps n x k lower bounds; above this many bytes it gives way to Hamerly.

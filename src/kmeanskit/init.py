@@ -856,27 +856,26 @@ class _KeptClosest:
             # One call: the sparse kernel transposes the batch (t x d) once a
             # call, dearer than a block's labels and distances (12 bytes a row).
             _closer_by_product(self.data, batch, rank_dtype, first, self.ids, self.sq)
-            self.n_candidates += batch.shape[0]
-            return
-        for rows in _sampling_blocks(self.data.n_samples):
-            ids, sq = self.ids[rows], self.sq[rows]  # views: written through
-            if reach is None:
-                _closer_by_product(Data(X[rows], weights[rows]), batch, rank_dtype, first,
-                                   ids, sq)
-                continue
-            deferred = np.empty(ids.shape[0], dtype=np.bool_)
-            closer_in_reach(X[rows], batch, reach.indptr, reach.members, reach.reach_sq, first,
-                            reach.max_tries(batch.shape[0]), ids, sq, deferred)
-            # Rows far from every candidate so far (in clusters still without
-            # one) reach most of the batch: the product for them, gathered a
-            # few thousand at a time (a bounded copy, also from a memmap).
-            deferred = np.flatnonzero(deferred)
-            for start in range(0, deferred.size, GATHERED_ROWS):
-                picked = deferred[start:start + GATHERED_ROWS]
-                picked_ids, picked_sq = ids[picked], sq[picked]
-                _closer_by_product(Data(X[rows][picked], weights[rows][picked]), batch,
-                                   rank_dtype, first, picked_ids, picked_sq)
-                ids[picked], sq[picked] = picked_ids, picked_sq
+        else:
+            for rows in _sampling_blocks(self.data.n_samples):
+                ids, sq = self.ids[rows], self.sq[rows]  # views: written through
+                if reach is None:
+                    _closer_by_product(Data(X[rows], weights[rows]), batch, rank_dtype, first,
+                                       ids, sq)
+                    continue
+                deferred = np.empty(ids.shape[0], dtype=np.bool_)
+                closer_in_reach(X[rows], batch, reach.indptr, reach.members, reach.reach_sq, first,
+                                reach.max_tries(batch.shape[0]), ids, sq, deferred)
+                # Rows far from every candidate so far (in clusters still without
+                # one) reach most of the batch: the product for them, gathered a
+                # few thousand at a time (a bounded copy, also from a memmap).
+                deferred = np.flatnonzero(deferred)
+                for start in range(0, deferred.size, GATHERED_ROWS):
+                    picked = deferred[start:start + GATHERED_ROWS]
+                    picked_ids, picked_sq = ids[picked], sq[picked]
+                    _closer_by_product(Data(X[rows][picked], weights[rows][picked]), batch,
+                                       rank_dtype, first, picked_ids, picked_sq)
+                    ids[picked], sq[picked] = picked_ids, picked_sq
         self.n_candidates += batch.shape[0]
 
     def blocks(self):

@@ -1,7 +1,9 @@
 """Per-cluster sums of sparse (CSR) rows, in parallel over clusters.
 
-The sparse iterations label their rows in one parallel pass over fixed row
-tasks and leave the sums to this second pass.  Summing inside that pass
+The sparse bounded iterations, and Lloyd's where its per-group buffers would
+be large (``_driver.SPARSE_GROUP_BYTES``), label their rows in one parallel
+pass over fixed row tasks and leave the sums to this second pass.  Summing
+inside that pass
 would need a (k, d) buffer per task, zeroed and reduced every iteration: at
 512 clusters of 50,000 features one buffer takes 200 MB, so there was room
 for a single one, and the whole iteration ran on one thread.  Here each
