@@ -296,6 +296,84 @@ def test_kmeans_parallel_reach_used_where_it_pays(rng, monkeypatch):
     np.testing.assert_allclose(with_reach.sq[same], without.sq[same], rtol=0, atol=1e-7 * 5000)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_size", [400, 12])
+def test_kmeans_parallel_groups_find_the_nearest_candidate(rng, dtype, batch_size):
+    # A first batch searched by groups gives each row what trying every
+    # candidate gives (the nearest where strictly closer than the first
+    # centre, ties to the lower index), or defers the row to the product:
+    # rows of the clusters that hold no candidate.  A batch smaller than the
+    # neighbour lists lists every other candidate.
+    X, labels = blobs(rng, n=20_000, d=8, k=150, spread=40.0, dtype=dtype)
+    closest, old = _closest_after_one_round(X, labels, n_covered=1)
+    batch = X[rng.choice(len(X), batch_size, replace=False)]
+    batch[1] = batch[0]  # an exact tie inside the batch
+    groups = init_module._Groups.of(batch, np.float64)
+    assert 1 < len(groups.centres) < batch_size
+    full = ((X[:, None, :].astype(np.float64) - batch[None].astype(np.float64)) ** 2).sum(2)
+    table = init_module._pairwise_sq(batch, batch)
+    np.fill_diagonal(table, np.inf)
+    n_listed = groups.listed.shape[1]
+    for a in range(batch_size):  # each candidate's nearest others, exact
+        listed = groups.listed[a]
+        np.testing.assert_allclose(groups.listed_sq[a], table[a, listed], rtol=1e-12)
+        left_out = np.delete(table[a], np.append(listed, a))
+        if batch_size - 1 > n_listed:
+            assert groups.bound_sq[a] <= left_out.min() <= groups.bound_sq[a] * (1 + 1e-9)
+            assert table[a, listed].max() <= left_out.min()
+        else:
+            assert groups.bound_sq[a] == np.inf
+            assert set(listed) == set(range(batch_size)) - {a}
+    ids, sq = closest.ids.copy(), closest.sq.copy()
+    deferred = np.empty(len(X), dtype=bool)
+    groups.closer(X, batch, None, len(old), ids, sq, deferred)
+    if batch_size > 100:
+        assert 0.02 < deferred.mean() < 0.5
+    nearest = full.argmin(axis=1)  # the first of equal minima: the lower index
+    closer = full[np.arange(len(X)), nearest] < closest.sq
+    expected_ids = np.where(closer, len(old) + nearest, closest.ids)
+    served = ~deferred
+    np.testing.assert_array_equal(ids[served], expected_ids[served])
+    np.testing.assert_allclose(sq[served], np.minimum(full.min(axis=1), closest.sq)[served],
+                               rtol=1e-12)
+    np.testing.assert_array_equal(ids[deferred], closest.ids[deferred])
+    assert np.sum(closer & served) > 1000
+    assert np.any(ids == len(old))  # rows of the tied pair go to the first copy
+    assert not np.any(ids == len(old) + 1)
+
+
+def test_kmeans_parallel_groups_used_where_they_pay(rng, monkeypatch):
+    # The first round of a large batch of many features goes through the
+    # groups (most rows) and the product (the rows they defer); the closest
+    # candidates are the product's, but for near-ties, which the product
+    # ranks in float32.
+    X, labels = blobs(rng, n=60_000, d=16, k=400, spread=60.0)
+    batch = X[rng.choice(len(X), 800, replace=False)]
+    assert init_module._groups_pay(len(X), batch)
+    assert not init_module._groups_pay(len(X), batch[:, :4])  # a few features: the product
+    assert not init_module._groups_pay(20_000, batch)  # the tables would cost too much
+    served = []
+    grouped = init_module.closer_in_group
+
+    def spy(*args):
+        grouped(*args)
+        served.append(1 - args[-1].mean())
+    monkeypatch.setattr(init_module, "closer_in_group", spy)
+    with_groups, _ = _closest_after_one_round(X, labels, n_covered=1)
+    without, old = _closest_after_one_round(X, labels, n_covered=1)
+    with_groups.add(batch, init_module._Groups.of(batch, np.float32), np.float32)
+    without.add(batch, rank_dtype=np.float32)
+    assert 0.5 < np.mean(served) < 1
+    candidates = np.concatenate([old, batch])
+    differ = np.flatnonzero(with_groups.ids != without.ids)
+    assert differ.size < 1e-3 * len(X)
+    exact = [((X[differ] - candidates[ids[differ]]) ** 2).sum(axis=1)
+             for ids in (with_groups.ids, without.ids)]
+    scale = (X ** 2).sum(axis=1).max()
+    np.testing.assert_allclose(exact[0], exact[1], rtol=0, atol=1e-6 * scale)
+    np.testing.assert_allclose(with_groups.sq, without.sq, rtol=0, atol=1e-6 * scale)
+
+
 def test_kmeans_parallel_predicts_each_rounds_cut(rng, monkeypatch):
     # n_rounds="auto" does not draw a round predicted (from its own draws,
     # before any row is read again) not to halve the potential.  On
@@ -618,14 +696,21 @@ def test_local_search_is_deterministic_across_threads(rng, init):
         np.testing.assert_array_equal(one.cluster_centers_, two.cluster_centers_)
 
 
-def test_kmeans_parallel_float32_ranking_is_deterministic_across_threads(rng, monkeypatch):
-    # Float32 products and lists of candidates in reach: the same seeds on 1
-    # and 2 threads.
+@pytest.mark.parametrize("groups", [False, True])
+def test_kmeans_parallel_float32_ranking_is_deterministic_across_threads(rng, monkeypatch,
+                                                                         groups):
+    # Float32 products, lists of candidates in reach and (given groups) a
+    # first round searched by groups: the same seeds on 1 and 2 threads.
     monkeypatch.setattr(init_module, "FLOAT32_RANK_MIN_WORK", 0)
+    monkeypatch.setattr(init_module, "GROUPS_MIN_CANDIDATES", 64 if groups else 10**9)
     X, _ = blobs(rng, n=40_000, d=16, k=60, spread=30.0)
+    made = []
+    of = init_module._Groups.of
+    monkeypatch.setattr(init_module._Groups, "of", lambda *a: made.append(1) or of(*a))
     one = kmeans_parallel(X, 60, random_state=5, n_threads=1)
     two = kmeans_parallel(X, 60, random_state=5, n_threads=2)
     np.testing.assert_array_equal(one, two)
+    assert bool(made) == groups
 
 
 def test_local_search_row_distance_dense_and_csr_forms(rng):

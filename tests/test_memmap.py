@@ -87,15 +87,17 @@ def test_kmeans_parallel_on_disk_keeps_nothing_per_row(narrow_on_disk):
 
 
 @pytest.mark.parametrize("case", ["weighted", "duplicated", "five rounds", "in reach",
-                                  "float32 ranks"])
+                                  "float32 ranks", "groups"])
 def test_kmeans_parallel_on_disk_matches_in_memory(tmp_path, case, monkeypatch):
-    if case in ("in reach", "float32 ranks"):  # every batch ranked by a float32 product
+    if case in ("in reach", "float32 ranks", "groups"):  # every batch ranked in float32
         monkeypatch.setattr(init_module, "FLOAT32_RANK_MIN_WORK", 0)
+    if case == "groups":  # the first batch searched by groups
+        monkeypatch.setattr(init_module, "GROUPS_MIN_CANDIDATES", 64)
     rng = np.random.default_rng(2)
     X = rng.normal(size=(150_000, 5)) + rng.integers(0, 6, (150_000, 1)) * 8.0
     if case == "duplicated":  # three distinct rows: the random top-up path
         X = np.repeat(X[:3], 50_000, axis=0)
-    if case == "in reach":  # many separated clusters: later batches tried in reach
+    if case in ("in reach", "groups"):  # many separated clusters: later batches in reach
         X = rng.normal(size=(150_000, 16)) + rng.uniform(-30, 30, (60, 16))[
             rng.integers(0, 60, 150_000)]
     weights = rng.uniform(0.1, 3.0, X.shape[0]) if case == "weighted" else None
@@ -110,12 +112,19 @@ def test_kmeans_parallel_on_disk_matches_in_memory(tmp_path, case, monkeypatch):
         deferred.append(args[-1].sum())
         listed.append(args[-1].size - deferred[-1])
     monkeypatch.setattr(init_module, "closer_in_reach", spy)
-    k = 60 if case == "in reach" else 6
+    grouped = []
+    closer_in_group = init_module.closer_in_group
+    monkeypatch.setattr(init_module, "closer_in_group",
+                        lambda *args: closer_in_group(*args) or grouped.append(args[-1].mean()))
+    k = 60 if case in ("in reach", "groups") else 6
     seeds = [kmeans_parallel(data, k, sample_weight=weights, n_rounds=n_rounds, random_state=4)
              for data in (on_disk, X)]
     np.testing.assert_array_equal(seeds[0], seeds[1])
     if case == "in reach":  # rows served by the lists, and rows gathered for the product
         assert any(listed) and any(deferred)
+    assert bool(grouped) == (case == "groups")
+    if grouped:  # rows served by the groups, and rows deferred to the product
+        assert 0 < np.mean(grouped) < 0.5
 
 
 def test_sample_restarts_on_disk_only_within_the_labels_memory(narrow_on_disk, on_disk):

@@ -20,11 +20,13 @@ from ._kernels.seeding import (
     candidate_gains_dense,
     candidate_gains_sparse,
     chunk_rows,
+    closer_in_group,
     closer_in_reach,
     farthest_by_closest,
     keep_candidate,
     keep_candidate_direct,
     keys_within,
+    nearest_neighbours,
     nearest_other_sq,
 )
 from ._kernels.seeding_batch import (
@@ -816,6 +818,106 @@ class _Reach:
         whole product is cheaper for it."""
         return int(batch_size / self.pair_cost)
 
+    def closer(self, rows, batch, rank_dtype, first: int, ids, sq, deferred) -> None:
+        """:func:`closer_in_reach` for ``rows`` (``rank_dtype`` unused)."""
+        closer_in_reach(rows, batch, self.indptr, self.members, self.reach_sq, first,
+                        self.max_tries(batch.shape[0]), ids, sq, deferred)
+
+
+# A round without reach lists (the first) searches its batch by groups
+# (_Groups) where the batch holds at least this many candidates of at least
+# this many features, and X this many rows per candidate (the groups' tables
+# cost about t^2 d).  Measured: kmeans_parallel 0.80-0.92 of its time with
+# the product alone from about 1,000 candidates (512 clusters) at 8 to 784
+# features; even at 512 candidates (256 clusters), at 30,000 rows for 1,024
+# candidates, and 1.1x slower at 2 to 4 features, where the product is a
+# few differences (benchmarks/RESULTS.md).
+GROUPS_MIN_CANDIDATES = 768
+GROUPS_MIN_FEATURES = 8
+GROUPS_MIN_ROWS_PER_CANDIDATE = 32
+# Nearest neighbours listed for each candidate of a grouped batch.
+GROUP_NEIGHBOURS = 16
+# Lloyd iterations that shape the groups (from evenly spaced candidates).
+GROUP_ITERATIONS = 3
+# Candidates' dot products computed at a time for their neighbour lists.
+GROUP_TABLE_VALUES = 2**20
+
+
+def _groups_pay(n_samples: int, batch: np.ndarray) -> bool:
+    """Whether :class:`_Groups` pay for a batch of candidates (dense)."""
+    t, d = batch.shape
+    return (t >= GROUPS_MIN_CANDIDATES and d >= GROUPS_MIN_FEATURES
+            and n_samples >= GROUPS_MIN_ROWS_PER_CANDIDATE * t)
+
+
+class _Groups:
+    """A batch cut into groups of nearby candidates, for a round whose rows
+    have no candidate near them yet (the first: every row is far from the
+    single first centre, so reach lists would hold the whole batch).
+
+    A row finds its nearest group centre (one product with about
+    sqrt(12 t) centres instead of the t candidates), the nearest of that
+    group's members, ``c`` at distance r, and then the candidates listed
+    among ``c``'s nearest neighbours within 2 r of it: by the triangle
+    inequality no other candidate can be closer, provided every candidate
+    within 2 r of ``c`` is listed (known from the least distance left off
+    the list).  Where the row's own cluster holds no candidate, r is large,
+    that proof fails, and the row takes the batch's whole product
+    (:func:`closer_in_group`).  The answer is the product's: the groups only
+    decide what is read.
+    """
+
+    def __init__(self, centres, origin, ranked, group_ptr, group_members, listed, listed_sq,
+                 bound_sq):
+        self.centres, self.origin, self.ranked = centres, origin, ranked
+        self.group_ptr, self.group_members = group_ptr, group_members
+        self.listed, self.listed_sq, self.bound_sq = listed, listed_sq, bound_sq
+
+    @classmethod
+    def of(cls, batch: np.ndarray, product_dtype) -> _Groups:
+        t = batch.shape[0]
+        origin = batch.mean(axis=0, dtype=np.float64)
+        centred = np.subtract(batch, origin, dtype=np.float64)
+        # A group centre's pair of the product against a member's distance:
+        # sqrt(2 pair cost t) centres balance the two (rows land in large
+        # groups more often than in small ones).
+        pair_cost = _reach_pair_cost(batch.shape[1], product_dtype)
+        n_groups = min(t, max(1, round(np.sqrt(2.0 * pair_cost * t))))
+        centres = centred[np.linspace(0, t - 1, n_groups).astype(np.int64)]
+        for iteration in range(GROUP_ITERATIONS + 1):
+            # Only the ranking matters here: ||c||^2 - 2 x.c.
+            labels = np.argmin(_squared_norms(centres) - 2.0 * (centred @ centres.T), axis=1)
+            one_hot = np.zeros((t, centres.shape[0]))
+            one_hot[np.arange(t), labels] = 1.0
+            sizes = one_hot.sum(axis=0)
+            kept = sizes > 0  # an empty group has no members to try
+            if iteration < GROUP_ITERATIONS:
+                centres = (one_hot[:, kept].T @ centred) / sizes[kept, None]
+        centres = centres[kept] + origin
+        labels = np.unique(labels, return_inverse=True)[1]  # numbered as kept
+        group_ptr = np.zeros(centres.shape[0] + 1, dtype=np.int64)
+        group_ptr[1:] = np.cumsum(np.bincount(labels, minlength=centres.shape[0]))
+        group_members = np.argsort(labels, kind="stable").astype(np.int32)
+        n_listed = min(GROUP_NEIGHBOURS, max(t - 1, 1))
+        listed = np.empty((t, n_listed), dtype=np.int32)
+        listed_sq = np.empty((t, n_listed))
+        bound_sq = np.empty(t)
+        norms = _squared_norms(centred)
+        block = max(PRODUCT_BLOCK_ROWS, GROUP_TABLE_VALUES // t)
+        for start in range(0, t, block):
+            products = centred[start:start + block] @ centred.T
+            nearest_neighbours(products, norms, start, batch, listed, listed_sq, bound_sq)
+        return cls(centres.astype(batch.dtype), origin, centred.astype(np.float32), group_ptr,
+                   group_members, listed, listed_sq, bound_sq)
+
+    def closer(self, rows, batch, rank_dtype, first: int, ids, sq, deferred) -> None:
+        """:func:`closer_in_group` for ``rows``, their groups ranked in
+        ``rank_dtype`` (``batch``: the one the groups were made of)."""
+        group, _ = assign(Data(rows, np.ones(rows.shape[0])), self.centres, rank_dtype)
+        closer_in_group(rows, batch, self.origin, self.ranked, group, self.group_ptr,
+                        self.group_members, self.listed, self.listed_sq, self.bound_sq, first,
+                        ids, sq, deferred)
+
 
 # Rows gathered at a time for the product of k-means||'s deferred rows.
 GATHERED_ROWS = 4096
@@ -843,12 +945,13 @@ class _KeptClosest:
         self.sq = np.full(data.n_samples, np.inf)
         self.n_candidates = 0
 
-    def add(self, batch: np.ndarray, reach: _Reach | None = None, rank_dtype=None) -> None:
+    def add(self, batch: np.ndarray, search: _Reach | _Groups | None = None,
+            rank_dtype=None) -> None:
         """Take the rows of ``batch`` as the next candidates (earlier ones
-        win ties).  A row tries only the candidates within ``reach`` of its
-        closest where they are few enough; else all of them, in one BLAS
-        product for a block of such rows, float32 given
-        ``rank_dtype=np.float32`` (the distances only weight draws and
+        win ties).  Given a ``search`` (reach lists or groups), a row tries
+        only the candidates it finds there where they are few enough; else
+        all of them, in one BLAS product for a block of such rows, float32
+        given ``rank_dtype=np.float32`` (the distances only weight draws and
         candidates, so a near-tie may go to either: see :func:`assign`; in
         float64 the first round took twice as long)."""
         X, weights, first = self.data.X, self.data.weights, self.n_candidates
@@ -859,13 +962,12 @@ class _KeptClosest:
         else:
             for rows in _sampling_blocks(self.data.n_samples):
                 ids, sq = self.ids[rows], self.sq[rows]  # views: written through
-                if reach is None:
+                if search is None:
                     _closer_by_product(Data(X[rows], weights[rows]), batch, rank_dtype, first,
                                        ids, sq)
                     continue
                 deferred = np.empty(ids.shape[0], dtype=np.bool_)
-                closer_in_reach(X[rows], batch, reach.indptr, reach.members, reach.reach_sq, first,
-                                reach.max_tries(batch.shape[0]), ids, sq, deferred)
+                search.closer(X[rows], batch, rank_dtype, first, ids, sq, deferred)
                 # Rows far from every candidate so far (in clusters still without
                 # one) reach most of the batch: the product for them, gathered a
                 # few thousand at a time (a bounded copy, also from a memmap).
@@ -897,8 +999,9 @@ class _RecomputedClosest:
         self.data = data
         self.batches = []
 
-    def add(self, batch: np.ndarray, reach: _Reach | None = None, rank_dtype=None) -> None:
-        self.batches.append((batch, reach, rank_dtype))
+    def add(self, batch: np.ndarray, search: _Reach | _Groups | None = None,
+            rank_dtype=None) -> None:
+        self.batches.append((batch, search, rank_dtype))
 
     def blocks(self):
         X, weights = self.data.X, self.data.weights
@@ -1042,9 +1145,13 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
                     and _predicted_cut(batch, read, weights, ell) < AUTO_ROUNDS_CUT):
                 break
             rank_dtype = _rank_dtype(scale_sq, n, batch)
-            reach = None if data.sparse else _Reach.of(
-                _rows(X, chosen), batch, read.farthest_sq, rank_dtype or X.dtype)
-            closest.add(batch, reach, rank_dtype)
+            search = None
+            if not data.sparse:
+                search = _Reach.of(_rows(X, chosen), batch, read.farthest_sq,
+                                   rank_dtype or X.dtype)
+                if search is None and _groups_pay(n, batch):
+                    search = _Groups.of(batch, rank_dtype or X.dtype)
+            closest.add(batch, search, rank_dtype)
             chosen.extend(int(i) for i in read.picked)
         previous = read.potential
         # The read that sums this round's potential also draws the next

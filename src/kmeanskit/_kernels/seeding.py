@@ -316,3 +316,121 @@ def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, max_tries, id
             if best < sq[i]:
                 sq[i] = best
                 ids[i] = first_id + best_j
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _exact_sq(X, i, batch, j):
+    """||X[i] - batch[j]||^2 from the differences in float64."""
+    dist = 0.0
+    for f in range(X.shape[1]):
+        diff = np.float64(X[i, f]) - np.float64(batch[j, f])
+        dist += diff * diff
+    return dist
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def nearest_neighbours(products, sq_norms, first_owner, batch, listed, listed_sq, bound_sq):
+    """For each owner ``a = first_owner + r`` of the rows ``r`` of
+    ``products`` (its dot products with every candidate of the batch, both
+    centred; ``sq_norms`` their squared norms): its ``listed.shape[1]``
+    nearest other candidates (``listed[a]``, unordered) with their exact
+    squared distances (differences of ``batch`` in float64), and
+    ``bound_sq[a]``, a lower bound on the squared distance of every candidate
+    not listed (the least expanded one, less a margin for its rounding; inf
+    where none is left out)."""
+    t = products.shape[1]
+    n_listed = listed.shape[1]
+    largest_sq = 0.0
+    for j in range(t):
+        largest_sq = max(largest_sq, sq_norms[j])
+    for r in prange(products.shape[0]):
+        owner = first_owner + r
+        kept = listed[owner]
+        kept_sq = listed_sq[owner]
+        # The n_listed least by insertion into a list kept sorted: after the
+        # first few, a candidate rarely enters it.
+        count = 0
+        left_out = np.inf
+        for j in range(t):
+            if j == owner:
+                continue
+            value = max((sq_norms[owner] + sq_norms[j]) - 2.0 * products[r, j], 0.0)
+            if count == n_listed:
+                if value >= kept_sq[count - 1]:
+                    left_out = min(left_out, value)
+                    continue
+                left_out = min(left_out, kept_sq[count - 1])
+                count -= 1
+            pos = count
+            while pos > 0 and kept_sq[pos - 1] > value:
+                kept_sq[pos] = kept_sq[pos - 1]
+                kept[pos] = kept[pos - 1]
+                pos -= 1
+            kept_sq[pos] = value
+            kept[pos] = j
+            count += 1
+        for pos in range(count, n_listed):  # fewer candidates than slots
+            kept[pos] = owner
+        # Expanded distances err by about d * 2^-53 of the norms: 2^-40 is
+        # far above that.
+        bound_sq[owner] = left_out - 2.0**-40 * (sq_norms[owner] + largest_sq)
+        for pos in range(n_listed):
+            kept_sq[pos] = _exact_sq(batch, owner, batch, kept[pos])
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def closer_in_group(X, batch, origin, ranked, group, group_ptr, group_members, listed,
+                    listed_sq, bound_sq, first_id, ids, sq, deferred):
+    """Give each row the nearest of the candidates ``batch`` (ids from
+    ``first_id``) where it is strictly closer than the row's closest so far,
+    or mark the row in ``deferred``.
+
+    The row ranks the members of its group (``group_members[group_ptr[g]:
+    group_ptr[g + 1]]``, ``g = group[i]``) by their float32 differences
+    (``ranked``: the batch less ``origin``, in float32).  The first, ``c`` at
+    squared distance ``u`` (exact), is the nearest of the batch unless a
+    candidate lies within 2 sqrt(u) of ``c`` (triangle inequality); those are
+    among ``c``'s listed neighbours when ``bound_sq[c] > 4 u``, and the row
+    tries them by their exact distances: so a near-tie that float32 ranked
+    wrongly is settled there.  Otherwise (the row's own cluster holds no
+    candidate, so ``u`` is large) the row is deferred to the batch's whole
+    product.  Ties go to the lower candidate index.
+    """
+    n, d = X.shape
+    n_listed = listed.shape[1]
+    size = chunk_rows(n)
+    n_chunks = (n + size - 1) // size
+    for c in prange(n_chunks):
+        row = np.empty(d, dtype=np.float32)
+        for i in range(c * size, min(n, (c + 1) * size)):
+            for f in range(d):
+                row[f] = X[i, f] - origin[f]
+            g = group[i]
+            least = np.float32(np.inf)
+            nearest = group_members[group_ptr[g]]  # groups are never empty
+            for p in range(group_ptr[g], group_ptr[g + 1]):
+                j = group_members[p]
+                dist = np.float32(0.0)
+                for f in range(d):
+                    diff = row[f] - ranked[j, f]
+                    dist += diff * diff
+                if dist < least or (dist == least and j < nearest):
+                    least = dist
+                    nearest = j
+            best = _exact_sq(X, i, batch, nearest)
+            best_j = nearest
+            limit = 4.0 * best
+            deferred[i] = bound_sq[nearest] <= limit
+            if deferred[i]:
+                continue
+            for p in range(n_listed):
+                if listed_sq[nearest, p] > limit:
+                    continue
+                j = listed[nearest, p]
+                dist = _exact_sq(X, i, batch, j)
+                if dist < best or (dist == best and j < best_j):
+                    best = dist
+                    best_j = j
+            if best < sq[i]:
+                sq[i] = best
+                ids[i] = first_id + best_j
