@@ -326,7 +326,7 @@ def test_kmeans_parallel_groups_find_the_nearest_candidate(rng, dtype, batch_siz
             assert set(listed) == set(range(batch_size)) - {a}
     ids, sq = closest.ids.copy(), closest.sq.copy()
     deferred = np.empty(len(X), dtype=bool)
-    groups.closer(X, batch, None, len(old), ids, sq, deferred)
+    groups.closer(X, batch, len(old), ids, sq, deferred)
     if batch_size > 100:
         assert 0.02 < deferred.mean() < 0.5
     nearest = full.argmin(axis=1)  # the first of equal minima: the lower index

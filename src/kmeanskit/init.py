@@ -818,8 +818,8 @@ class _Reach:
         whole product is cheaper for it."""
         return int(batch_size / self.pair_cost)
 
-    def closer(self, rows, batch, rank_dtype, first: int, ids, sq, deferred) -> None:
-        """:func:`closer_in_reach` for ``rows`` (``rank_dtype`` unused)."""
+    def closer(self, rows, batch, first: int, ids, sq, deferred) -> None:
+        """:func:`closer_in_reach` for ``rows``."""
         closer_in_reach(rows, batch, self.indptr, self.members, self.reach_sq, first,
                         self.max_tries(batch.shape[0]), ids, sq, deferred)
 
@@ -893,7 +893,7 @@ class _Groups:
             kept = sizes > 0  # an empty group has no members to try
             if iteration < GROUP_ITERATIONS:
                 centres = (one_hot[:, kept].T @ centred) / sizes[kept, None]
-        centres = centres[kept] + origin
+        centres = centres[kept]
         labels = np.unique(labels, return_inverse=True)[1]  # numbered as kept
         group_ptr = np.zeros(centres.shape[0] + 1, dtype=np.int64)
         group_ptr[1:] = np.cumsum(np.bincount(labels, minlength=centres.shape[0]))
@@ -907,14 +907,13 @@ class _Groups:
         for start in range(0, t, block):
             products = centred[start:start + block] @ centred.T
             nearest_neighbours(products, norms, start, batch, listed, listed_sq, bound_sq)
-        return cls(centres.astype(batch.dtype), origin, centred.astype(np.float32), group_ptr,
+        return cls(centres.astype(np.float32), origin, centred.astype(np.float32), group_ptr,
                    group_members, listed, listed_sq, bound_sq)
 
-    def closer(self, rows, batch, rank_dtype, first: int, ids, sq, deferred) -> None:
-        """:func:`closer_in_group` for ``rows``, their groups ranked in
-        ``rank_dtype`` (``batch``: the one the groups were made of)."""
-        group, _ = assign(Data(rows, np.ones(rows.shape[0])), self.centres, rank_dtype)
-        closer_in_group(rows, batch, self.origin, self.ranked, group, self.group_ptr,
+    def closer(self, rows, batch, first: int, ids, sq, deferred) -> None:
+        """:func:`closer_in_group` for ``rows`` (``batch``: the one the
+        groups were made of)."""
+        closer_in_group(rows, batch, self.origin, self.ranked, self.centres, self.group_ptr,
                         self.group_members, self.listed, self.listed_sq, self.bound_sq, first,
                         ids, sq, deferred)
 
@@ -967,7 +966,7 @@ class _KeptClosest:
                                        ids, sq)
                     continue
                 deferred = np.empty(ids.shape[0], dtype=np.bool_)
-                search.closer(X[rows], batch, rank_dtype, first, ids, sq, deferred)
+                search.closer(X[rows], batch, first, ids, sq, deferred)
                 # Rows far from every candidate so far (in clusters still without
                 # one) reach most of the batch: the product for them, gathered a
                 # few thousand at a time (a bounded copy, also from a memmap).

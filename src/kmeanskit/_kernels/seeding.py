@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import FASTMATH
+from .assign import squared_norms
 
 # Rows per chunk: the unit of the parallel loop, of the per-chunk gains and
 # potentials (reduced in chunk order) and of the two-level sampling.  Fewer
@@ -378,59 +379,88 @@ def nearest_neighbours(products, sq_norms, first_owner, batch, listed, listed_sq
             kept_sq[pos] = _exact_sq(batch, owner, batch, kept[pos])
 
 
+# Rows ranked against the group centres by one BLAS product at a time.
+GROUP_PRODUCT_ROWS = 256
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def closer_in_group(X, batch, origin, ranked, group, group_ptr, group_members, listed,
+def closer_in_group(X, batch, origin, ranked, centres, group_ptr, group_members, listed,
                     listed_sq, bound_sq, first_id, ids, sq, deferred):
     """Give each row the nearest of the candidates ``batch`` (ids from
     ``first_id``) where it is strictly closer than the row's closest so far,
     or mark the row in ``deferred``.
 
-    The row ranks the members of its group (``group_members[group_ptr[g]:
-    group_ptr[g + 1]]``, ``g = group[i]``) by their float32 differences
-    (``ranked``: the batch less ``origin``, in float32).  The first, ``c`` at
-    squared distance ``u`` (exact), is the nearest of the batch unless a
-    candidate lies within 2 sqrt(u) of ``c`` (triangle inequality); those are
-    among ``c``'s listed neighbours when ``bound_sq[c] > 4 u``, and the row
-    tries them by their exact distances: so a near-tie that float32 ranked
-    wrongly is settled there.  Otherwise (the row's own cluster holds no
-    candidate, so ``u`` is large) the row is deferred to the batch's whole
-    product.  Ties go to the lower candidate index.
+    Rows and candidates are ranked in float32 about ``origin`` (``ranked``:
+    the batch so centred; ``centres``: the group centres so centred).  A
+    row's group ``g`` is its nearest centre (one BLAS product for a block of
+    rows); it ranks the group's members (``group_members[group_ptr[g]:
+    group_ptr[g + 1]]``).  The first, ``c`` at squared distance ``u``
+    (exact), is the nearest of the batch unless a candidate lies within
+    2 sqrt(u) of ``c`` (triangle inequality); those are among ``c``'s listed
+    neighbours when ``bound_sq[c] > 4 u``, and the row tries them by their
+    exact distances: so a near-tie that float32 ranked wrongly is settled
+    there.  Otherwise (the row's own cluster holds no candidate, so ``u`` is
+    large) the row is deferred to the batch's whole product.  Exact
+    distances are differences in float64; ties go to the lower candidate
+    index.
     """
     n, d = X.shape
+    n_groups = centres.shape[0]
     n_listed = listed.shape[1]
+    centre_sq = squared_norms(centres)
     size = chunk_rows(n)
     n_chunks = (n + size - 1) // size
     for c in prange(n_chunks):
-        row = np.empty(d, dtype=np.float32)
-        for i in range(c * size, min(n, (c + 1) * size)):
-            for f in range(d):
-                row[f] = X[i, f] - origin[f]
-            g = group[i]
-            least = np.float32(np.inf)
-            nearest = group_members[group_ptr[g]]  # groups are never empty
-            for p in range(group_ptr[g], group_ptr[g + 1]):
-                j = group_members[p]
-                dist = np.float32(0.0)
+        rows = np.empty((GROUP_PRODUCT_ROWS, d), dtype=np.float32)
+        scratch = np.empty(n_groups * GROUP_PRODUCT_ROWS, dtype=np.float32)
+        least = np.empty(GROUP_PRODUCT_ROWS, dtype=np.float32)
+        group = np.empty(GROUP_PRODUCT_ROWS, dtype=np.int64)
+        stop = min(n, (c + 1) * size)
+        for start in range(c * size, stop, GROUP_PRODUCT_ROWS):
+            m = min(GROUP_PRODUCT_ROWS, stop - start)
+            for r in range(m):
                 for f in range(d):
-                    diff = row[f] - ranked[j, f]
-                    dist += diff * diff
-                if dist < least or (dist == least and j < nearest):
-                    least = dist
-                    nearest = j
-            best = _exact_sq(X, i, batch, nearest)
-            best_j = nearest
-            limit = 4.0 * best
-            deferred[i] = bound_sq[nearest] <= limit
-            if deferred[i]:
-                continue
-            for p in range(n_listed):
-                if listed_sq[nearest, p] > limit:
+                    rows[r, f] = X[start + r, f] - origin[f]
+            # Groups laid out (centres x rows): the argmin is a compare and
+            # select across rows, which the compiler vectorises.
+            dots = scratch[:n_groups * m].reshape((n_groups, m))
+            np.dot(centres, rows[:m].T, dots)
+            least[:m] = np.inf
+            group[:m] = 0
+            for h in range(n_groups):
+                for r in range(m):
+                    value = centre_sq[h] - 2 * dots[h, r]
+                    if value < least[r]:
+                        least[r] = value
+                        group[r] = h
+            for r in range(m):
+                i = start + r
+                g = group[r]
+                closest = np.float32(np.inf)
+                nearest = group_members[group_ptr[g]]  # groups are never empty
+                for p in range(group_ptr[g], group_ptr[g + 1]):
+                    j = group_members[p]
+                    dist = np.float32(0.0)
+                    for f in range(d):
+                        diff = rows[r, f] - ranked[j, f]
+                        dist += diff * diff
+                    if dist < closest or (dist == closest and j < nearest):
+                        closest = dist
+                        nearest = j
+                best = _exact_sq(X, i, batch, nearest)
+                best_j = nearest
+                limit = 4.0 * best
+                deferred[i] = bound_sq[nearest] <= limit
+                if deferred[i]:
                     continue
-                j = listed[nearest, p]
-                dist = _exact_sq(X, i, batch, j)
-                if dist < best or (dist == best and j < best_j):
-                    best = dist
-                    best_j = j
-            if best < sq[i]:
-                sq[i] = best
-                ids[i] = first_id + best_j
+                for p in range(n_listed):
+                    if listed_sq[nearest, p] > limit:
+                        continue
+                    j = listed[nearest, p]
+                    dist = _exact_sq(X, i, batch, j)
+                    if dist < best or (dist == best and j < best_j):
+                        best = dist
+                        best_j = j
+                if best < sq[i]:
+                    sq[i] = best
+                    ids[i] = first_id + best_j
