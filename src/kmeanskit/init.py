@@ -827,11 +827,11 @@ class _Reach:
 # A round without reach lists (the first) searches its batch by groups
 # (_Groups) where the batch holds at least this many candidates of at least
 # this many features, and X this many rows per candidate (the groups' tables
-# cost about t^2 d).  Measured: kmeans_parallel 0.80-0.92 of its time with
-# the product alone from about 1,000 candidates (512 clusters) at 8 to 784
-# features; even at 512 candidates (256 clusters), at 30,000 rows for 1,024
-# candidates, and 1.1x slower at 2 to 4 features, where the product is a
-# few differences (benchmarks/RESULTS.md).
+# cost about t^2 d).  Measured, kmeans_parallel with the groups against the
+# product alone: 0.84-0.93 of the time at 1,000-2,000 candidates (512-1,000
+# clusters) and 8-256 features; 0.98-0.99 at 30,000-65,536 rows for 1,024
+# candidates, 0.97-1.06 at 512 candidates, 1.03 at 4 features, where the
+# product is a few differences (benchmarks/RESULTS.md).
 GROUPS_MIN_CANDIDATES = 768
 GROUPS_MIN_FEATURES = 8
 GROUPS_MIN_ROWS_PER_CANDIDATE = 32
