@@ -1210,7 +1210,11 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     for every row whose list costs less than its share of one BLAS product
     with the whole batch (the rest, far from every candidate so far, take
     the product); once most clusters hold a candidate, that is a few of
-    thousands.
+    thousands.  A first round of many candidates (from about 1,000, at 8
+    features or more) cuts them into groups of near neighbours: a row
+    takes the nearest member of its nearest group, which settles it exactly
+    when every candidate within twice that distance is among that member's
+    16 nearest (the rest take the product).
     The product ranks the candidates in float32 whatever the dtype of X
     (twice as fast as float64; the distances only weight the draws and the
     candidates, and a near-tie may go to either of two candidates), unless
