@@ -270,6 +270,16 @@ def nearest_other_sq(products, row_sq, column_sq, own_column, out):
         out[i] = least
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _exact_sq(X, i, batch, j):
+    """||X[i] - batch[j]||^2 from the differences in float64."""
+    dist = 0.0
+    for f in range(X.shape[1]):
+        diff = np.float64(X[i, f]) - np.float64(batch[j, f])
+        dist += diff * diff
+    return dist
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, max_tries, ids, sq,
                     deferred):
@@ -287,7 +297,7 @@ def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, max_tries, id
     ``reach_sq`` alone, before X is read) is left as it is and marked in
     ``deferred``: for it the batch's whole product costs less.
     """
-    n, d = X.shape
+    n = X.shape[0]
     size = chunk_rows(n)
     n_chunks = (n + size - 1) // size
     for c in prange(n_chunks):
@@ -307,26 +317,13 @@ def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, max_tries, id
             best_j = -1
             for p in range(indptr[a], stop):
                 j = members[p]
-                dist = 0.0
-                for f in range(d):
-                    diff = np.float64(X[i, f]) - np.float64(batch[j, f])
-                    dist += diff * diff
+                dist = _exact_sq(X, i, batch, j)
                 if dist < best or (dist == best and j < best_j):
                     best = dist
                     best_j = j
             if best < sq[i]:
                 sq[i] = best
                 ids[i] = first_id + best_j
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _exact_sq(X, i, batch, j):
-    """||X[i] - batch[j]||^2 from the differences in float64."""
-    dist = 0.0
-    for f in range(X.shape[1]):
-        diff = np.float64(X[i, f]) - np.float64(batch[j, f])
-        dist += diff * diff
-    return dist
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
