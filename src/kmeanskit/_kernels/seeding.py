@@ -270,6 +270,16 @@ def nearest_other_sq(products, row_sq, column_sq, own_column, out):
         out[i] = least
 
 
+@njit(cache=True)
+def _nearer(dist, j, best, best_j):
+    """(dist, j) if candidate ``j`` at ``dist`` beats ``best_j`` at ``best``
+    (closer, or as close with a lower index, as an argmin would), else
+    (best, best_j)."""
+    if dist < best or (dist == best and j < best_j):
+        return dist, j
+    return best, best_j
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def _exact_sq(X, i, batch, j):
     """||X[i] - batch[j]||^2 from the differences in float64."""
@@ -317,10 +327,7 @@ def closer_in_reach(X, batch, indptr, members, reach_sq, first_id, max_tries, id
             best_j = -1
             for p in range(indptr[a], stop):
                 j = members[p]
-                dist = _exact_sq(X, i, batch, j)
-                if dist < best or (dist == best and j < best_j):
-                    best = dist
-                    best_j = j
+                best, best_j = _nearer(_exact_sq(X, i, batch, j), j, best, best_j)
             if best < sq[i]:
                 sq[i] = best
                 ids[i] = first_id + best_j
@@ -441,6 +448,8 @@ def closer_in_group(X, batch, origin, ranked, centres, group_ptr, group_members,
                     for f in range(d):
                         diff = rows[r, f] - ranked[j, f]
                         dist += diff * diff
+                    # _nearer's rule, written out: through the helper this
+                    # loop ran 1.4x slower.
                     if dist < closest or (dist == closest and j < nearest):
                         closest = dist
                         nearest = j
@@ -454,10 +463,7 @@ def closer_in_group(X, batch, origin, ranked, centres, group_ptr, group_members,
                     if listed_sq[nearest, p] > limit:
                         continue
                     j = listed[nearest, p]
-                    dist = _exact_sq(X, i, batch, j)
-                    if dist < best or (dist == best and j < best_j):
-                        best = dist
-                        best_j = j
+                    best, best_j = _nearer(_exact_sq(X, i, batch, j), j, best, best_j)
                 if best < sq[i]:
                     sq[i] = best
                     ids[i] = first_id + best_j
