@@ -519,23 +519,63 @@ def test_compiled_seeding_loops_choose_what_the_python_loops_choose(rng, monkeyp
     if case == "zero potential":
         X = np.repeat(X[:n_clusters], 40, axis=0)
         weights = weights[:len(X)]
-    results = {}
-    for compiled in (True, False):
+    # The compiled loops also run from a table of the rows' distances
+    # (forced here for 7 features): the same seeds again.
+    results, tables = {}, _counted(monkeypatch, "_distance_table")
+    for loops in ("compiled", "table", "python"):
         original = init_module._Seeding.__init__
 
-        def seeding(self, *args, original=original, compiled=compiled):
+        def seeding(self, *args, original=original, compiled=loops != "python"):
             original(self, *args)
             self.compiled_loops = self.compiled_loops and compiled
         monkeypatch.setattr(init_module._Seeding, "__init__", seeding)
+        monkeypatch.setattr(init_module, "TABLE_MIN_FEATURES", 1 if loops == "table" else 10**9)
+        monkeypatch.setattr(init_module, "TABLE_PAIRS_PER_STEP", np.inf)
         generator = np.random.default_rng(5)
         centers, indices = init_module._kmeans_plusplus(
             X, n_clusters, weights, generator, local_search_steps=60)
-        results[compiled] = centers, indices, generator.uniform(size=3)
-        monkeypatch.undo()
-    for ours, python in zip(results[True], results[False], strict=True):
-        np.testing.assert_array_equal(ours, python)
+        results[loops] = centers, indices, generator.uniform(size=3)
+        monkeypatch.setattr(init_module._Seeding, "__init__", original)
+    assert len(tables) == 1
+    for loops in ("compiled", "table"):
+        for ours, python in zip(results[loops], results["python"], strict=True):
+            np.testing.assert_array_equal(ours, python)
     if case == "zero potential":
-        assert len(np.unique(results[True][0], axis=0)) == n_clusters
+        assert len(np.unique(results["table"][0], axis=0)) == n_clusters
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 301])
+def test_distance_table_is_exact_and_symmetric(rng, dtype, n):
+    # Balanced triangle tasks (row i with row n - 1 - i) and square blocks
+    # mirrored: every entry, odd and even n, less than one block and more.
+    from kmeanskit._kernels.seeding import TABLE_BLOCK_ROWS
+
+    assert TABLE_BLOCK_ROWS == 64
+    X = rng.normal(size=(n, 9)).astype(dtype)
+    table = init_module._distance_table(X)
+    np.testing.assert_array_equal(table, table.T)
+    np.testing.assert_array_equal(np.diag(table), 0.0)
+    expected = ((X[:, None, :].astype(np.float64) - X[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(table, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-12)
+
+
+def test_kmeans_parallel_reclusters_from_a_table_where_it_pays(rng, monkeypatch):
+    # About four candidates a seed in 16 features: the recluster's steps
+    # would compute more pairs than the table holds; k-means++ on the rows
+    # (5,000 rows for 60 seeds) would not.  The table's seeds are those of
+    # the computed distances, on 1 and 2 threads.
+    X, _ = blobs(rng, n=5000, d=16, k=60, spread=30.0)
+    tables = _counted(monkeypatch, "_distance_table")
+    one = kmeans_parallel(X, 60, random_state=2, n_threads=1)
+    assert len(tables) == 1
+    kmeans_plusplus(X, 60, local_search_steps="auto", random_state=2)
+    assert len(tables) == 1
+    np.testing.assert_array_equal(one, kmeans_parallel(X, 60, random_state=2, n_threads=2))
+    monkeypatch.setattr(init_module, "TABLE_MAX_BYTES", 0)
+    np.testing.assert_array_equal(one, kmeans_parallel(X, 60, random_state=2))
+    assert len(tables) == 2
 
 
 def _counted(monkeypatch, name):

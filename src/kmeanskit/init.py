@@ -22,6 +22,7 @@ from ._kernels.seeding import (
     chunk_rows,
     closer_in_group,
     closer_in_reach,
+    distance_table,
     farthest_by_closest,
     keep_candidate,
     keep_candidate_direct,
@@ -371,15 +372,18 @@ def _kmeans_plusplus(X, n_clusters, weights, rng, n_local_trials=None, local_sea
     first = _pick_weighted(weights, rng, 1)[0]
     n_steps = local_search_steps if n_clusters > 1 else 0
     compiled = seeding.compiled_loops and n_clusters - 1 + n_steps >= COMPILED_LOOPS_MIN_STEPS
+    table = None
+    if compiled and not batched and _table_pays(X, n_clusters - 1 + n_steps):
+        table = _distance_table(X)
     if batched:
         _batched_greedy(seeding, first, centers, indices, rng, n_local_trials)
     elif compiled:
-        _compiled_greedy(seeding, first, centers, indices, rng, n_local_trials)
+        _compiled_greedy(seeding, first, centers, indices, rng, n_local_trials, table)
     else:
         _first_center(seeding, first, centers, indices)
         _greedy_steps(seeding, centers, indices, rng, n_local_trials, 1)
     if n_steps and compiled:
-        _compiled_local_search(seeding, centers, indices, rng, n_local_trials, n_steps)
+        _compiled_local_search(seeding, centers, indices, rng, n_local_trials, n_steps, table)
     elif n_steps:
         _local_search(seeding, centers, indices, rng, n_steps, n_local_trials)
     return centers, indices
@@ -413,28 +417,61 @@ def _greedy_steps(seeding: _Seeding, centers, indices, rng, n_trials: int, start
 COMPILED_LOOPS_MIN_STEPS = 64
 
 
-def _compiled_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: int) -> None:
+def _compiled_greedy(seeding: _Seeding, first, centers, indices, rng, n_trials: int,
+                     table=None) -> None:
     """:func:`_kmeans_plusplus`'s greedy loop in compiled code (dense X in
-    memory): the same draws (drawn ahead), the same seeds."""
+    memory): the same draws (drawn ahead), the same seeds.  With ``table``
+    (:func:`_distance_table`) the loop looks the distances up, the centres
+    held as row ids."""
     k = centers.shape[0]
-    greedy_seeding(seeding.X, seeding.weights, first, rng.uniform(size=(k - 1) * n_trials),
-                   n_trials, centers, indices, seeding.closest_sq, seeding.closest_id,
-                   seeding.cand_dist, seeding.chunk_potential)
+    source, points = (seeding.X, centers) if table is None else (table, np.empty((k, 1), np.int64))
+    # The table's rows are the distances: none kept.
+    kept = seeding.cand_dist if table is None else np.empty((n_trials, 0))
+    greedy_seeding(source, seeding.weights, first, rng.uniform(size=(k - 1) * n_trials),
+                   n_trials, points, indices, seeding.closest_sq, seeding.closest_id, kept,
+                   seeding.chunk_potential)
+    if table is not None:
+        centers[:] = seeding.X[indices]
 
 
 def _compiled_local_search(seeding: _Seeding, centers, indices, rng, n_trials: int,
-                           n_steps: int) -> None:
+                           n_steps: int, table=None) -> None:
     """:func:`_local_search` in compiled code (dense X in memory): the same
     draws, the same seeds.  The uniforms are drawn ahead; a search stopped
     early by zero potential returns the unused ones (the generator is reset
-    and draws only those used)."""
+    and draws only those used).  ``table`` as for :func:`_compiled_greedy`."""
     before = rng.bit_generator.state
-    ran = local_search(seeding.X, seeding.weights, rng.uniform(size=n_steps * n_trials), n_steps,
-                       n_trials, _local_search_groups(seeding.n_chunks), centers, indices,
+    source, points = (seeding.X, centers) if table is None else (table, indices[:, None].copy())
+    ran = local_search(source, seeding.weights, rng.uniform(size=n_steps * n_trials), n_steps,
+                       n_trials, _local_search_groups(seeding.n_chunks), points, indices,
                        seeding.closest_sq, seeding.closest_id, seeding.chunk_potential)
+    if table is not None:
+        centers[:] = seeding.X[indices]
     if ran < n_steps:
         rng.bit_generator.state = before
         rng.uniform(size=ran * n_trials)
+
+
+# The compiled loops look distances up in a table of the rows' pairwise
+# squared distances (n^2 / 2 pairs computed once) where it fits
+# TABLE_MAX_BYTES, the rows have at least TABLE_MIN_FEATURES features, and
+# the steps would compute more pairs: about TABLE_PAIRS_PER_STEP n pairs a
+# step (t candidates against the rows the pruning lets through).
+TABLE_MAX_BYTES = 128 * 2**20
+TABLE_MIN_FEATURES = 8
+TABLE_PAIRS_PER_STEP = 2.0
+
+
+def _table_pays(X, n_steps: int) -> bool:
+    n, d = X.shape
+    return (n * n * 8 <= TABLE_MAX_BYTES and d >= TABLE_MIN_FEATURES
+            and n / 2 <= TABLE_PAIRS_PER_STEP * n_steps)
+
+
+def _distance_table(X) -> np.ndarray:
+    table = np.empty((X.shape[0], X.shape[0]))
+    distance_table(X, table)
+    return table
 
 
 # Greedy k-means++ in batches of steps (``_kernels.seeding_batch``): one pass

@@ -25,7 +25,9 @@ X is a dense (n, d) array, or a CSR matrix given as the tuple ``(data,
 indices, indptr, x_sq)`` with the rows' squared norms: every kernel compiles
 for either.  Dense distances are exact differences in float64; sparse ones
 use ``||x||^2 + ||p||^2 - 2 x.p`` (clamped at 0) over the stored values, so
-the caller passes each point's squared norm along.
+the caller passes each point's squared norm along.  The compiled loops
+(``seeding_loop``) may also pass the (n, n) table of the rows' squared
+distances, with the points as row ids.
 """
 
 import numpy as np
@@ -40,8 +42,13 @@ def _sq_to(X, row, point, point_sq):
     """Squared distance from row ``row`` of X to ``point`` (d,), whose squared
     norm is ``point_sq``: dense X or a CSR tuple (see the module docstring).
 
+    With the table of squared distances as X (``seeding.distance_table``)
+    the point is held as its row id (an integer array of one element).
+
     This plain version states the formula (and serves tests); compiled
     kernels get the overload below, specialised to X's form."""
+    if np.issubdtype(np.asarray(point).dtype, np.integer):
+        return float(X[point[0], row])
     if isinstance(X, tuple):
         data, indices, indptr, x_sq = X
         stored = slice(indptr[row], indptr[row + 1])
@@ -53,6 +60,11 @@ def _sq_to(X, row, point, point_sq):
 
 @overload(_sq_to, jit_options={"fastmath": FASTMATH})
 def _sq_to_for(X, row, point, point_sq):
+    if isinstance(point.dtype, types.Integer):
+        def looked_up(X, row, point, point_sq):
+            return X[point[0], row]
+        return looked_up
+
     if isinstance(X, types.Array):
         def dense(X, row, point, point_sq):
             s = 0.0
@@ -71,6 +83,22 @@ def _sq_to_for(X, row, point, point_sq):
     return csr
 
 
+def _sq_from(X, row, point, point_sq):
+    """:func:`_sq_to` for one row against many points: with the table, read
+    along the row's own table row (the same value: the table is symmetric),
+    which stays in cache, rather than one table row per point."""
+    if np.issubdtype(np.asarray(point).dtype, np.integer):
+        return float(X[row, point[0]])
+    return _sq_to(X, row, point, point_sq)
+
+
+@overload(_sq_from)
+def _sq_from_for(X, row, point, point_sq):
+    if isinstance(point.dtype, types.Integer):
+        return lambda X, row, point, point_sq: X[row, point[0]]
+    return lambda X, row, point, point_sq: _sq_to(X, row, point, point_sq)
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def _nearest_two(X, row, centers, center_sq, center_dist, neighbour, ref, ref_sq):
     """Closest and second-closest centre of a row, given its squared distance
@@ -83,7 +111,7 @@ def _nearest_two(X, row, centers, center_sq, center_dist, neighbour, ref, ref_sq
     a, d1, b, d2 = ref, ref_sq, ref, np.inf
     other = neighbour[ref]
     if other != ref:
-        sq = _sq_to(X, row, centers[other], center_sq[other])
+        sq = _sq_from(X, row, centers[other], center_sq[other])
         if sq < d1:
             a, d1, b, d2 = other, sq, ref, ref_sq
         else:
@@ -95,7 +123,7 @@ def _nearest_two(X, row, centers, center_sq, center_dist, neighbour, ref, ref_sq
         bound = center_dist[ref, j] - r_ref
         if bound > 0.0 and bound * bound >= d2:
             continue
-        sq = _sq_to(X, row, centers[j], center_sq[j])
+        sq = _sq_from(X, row, centers[j], center_sq[j])
         if sq < d1:
             a, d1, b, d2 = j, sq, a, d1
         elif sq < d2:
@@ -159,13 +187,42 @@ def swap_gains(X, weights, points, points_sq, point_center_dist, closest_sq, clo
                 bound = point_center_dist[j, a] - r1
                 if bound > 0.0 and bound * bound >= d2:
                     continue
-                dp = _sq_to(X, i, points[j], points_sq[j])
-                if dp >= d2:
-                    continue
-                w = weights[i]
-                near = min(d1, dp)
-                gain[j] += w * (near - d1)
-                delta[j, a] += w * ((dp - near) - (d2 - d1))
+                _price_pair(_sq_to(X, i, points[j], points_sq[j]), d1, d2, weights[i], j, a,
+                            gain, delta)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _price_pair(dp, d1, d2, w, j, a, gain, delta):
+    """Add a row at squared distance ``dp`` from point ``j`` (closest centre
+    ``a`` at ``d1``, second at ``d2``) to the swap prices."""
+    if dp < d2:
+        near = min(d1, dp)
+        gain[j] += w * (near - d1)
+        delta[j, a] += w * ((dp - near) - (d2 - d1))
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def swap_gains_table(table, weights, point_rows, closest_sq, closest_id, second_sq, group_gain,
+                     group_delta):
+    """:func:`swap_gains` for a set whose squared distances are tabled
+    (``seeding.distance_table``): point ``j`` is row ``point_rows[j, 0]``.
+
+    Unpruned, a point at a time along its table row: a lookup costs what
+    the bound would, and each sum takes the same rows in the same order."""
+    n = closest_sq.shape[0]
+    n_groups = group_gain.shape[0]
+    size = chunk_rows(n)
+    for g in prange(n_groups):
+        delta = group_delta[g]
+        delta[:] = 0.0
+        gain = group_gain[g]
+        gain[:] = 0.0
+        first, last = _group_chunks(g, n_groups, n)
+        for j in range(point_rows.shape[0]):
+            to_point = table[point_rows[j, 0]]
+            for i in range(first * size, min(n, last * size)):
+                _price_pair(to_point[i], closest_sq[i], second_sq[i], weights[i], j,
+                            closest_id[i], gain, delta)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
