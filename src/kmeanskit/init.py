@@ -944,8 +944,10 @@ class _Groups:
         for start in range(0, t, block):
             products = centred[start:start + block] @ centred.T
             nearest_neighbours(products, norms, start, batch, listed, listed_sq, bound_sq)
-        return cls(centres.astype(np.float32), origin, centred.astype(np.float32), group_ptr,
-                   group_members, listed, listed_sq, bound_sq)
+        # Each group's members side by side, as they are ranked.
+        ranked = centred[group_members].astype(np.float32)
+        return cls(centres.astype(np.float32), origin, ranked, group_ptr, group_members, listed,
+                   listed_sq, bound_sq)
 
     def closer(self, rows, batch, first: int, ids, sq, deferred) -> None:
         """:func:`closer_in_group` for ``rows`` (``batch``: the one the

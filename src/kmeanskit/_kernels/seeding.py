@@ -123,20 +123,22 @@ def distance_table(X, out):
 
 @njit(cache=True)
 def _table_tile_row(X, out, b):
-    """Tiles (b, 0) to (b, b) of the lower triangle, each mirrored at once
-    (the tile is still in cache)."""
+    """Tiles (b, 0) to (b, b) of the lower triangle, each mirrored while it
+    is in cache."""
     n = X.shape[0]
     size = TABLE_BLOCK_ROWS
     rows = range(b * size, min(n, (b + 1) * size))
     for i in rows:
         out[i, i] = 0.0  # as the differences give it
     for c in range(b + 1):
-        start = c * size
+        start, stop = c * size, min(n, (c + 1) * size)
         for i in rows:
-            stop = min(start + size, i)
-            if stop > start:
-                _row_to_candidates(X, i, X[start:stop], out[i, start:stop])
-                for j in range(start, stop):
+            if min(stop, i) > start:
+                _row_to_candidates(X, i, X[start:min(stop, i)], out[i, start:min(stop, i)])
+        # Mirrored along the rows it writes (the reads stay in the tile).
+        for j in range(start, stop):
+            for i in rows:
+                if j < i:
                     out[j, i] = out[i, j]
 
 
@@ -465,6 +467,39 @@ def nearest_neighbours(products, sq_norms, first_owner, batch, listed, listed_sq
 GROUP_PRODUCT_ROWS = 256
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _nearest_member(rows, r, ranked, members, start, stop):
+    """The member nearest to row ``r`` in float32 among ``members[start:
+    stop]`` (never empty), whose coordinates are ``ranked[start:stop]`` (in
+    group order: read in sequence), ties to the lower index.  Four members
+    at a time, so that their four sums are independent chains."""
+    d = rows.shape[1]
+    closest = np.float32(np.inf)
+    nearest = members[start]
+    for p in range(start, stop, 4):
+        # Past the last member, lanes repeat it (no change to the answer).
+        p1, p2, p3 = min(p + 1, stop - 1), min(p + 2, stop - 1), min(p + 3, stop - 1)
+        s0 = s1 = s2 = s3 = np.float32(0.0)
+        for f in range(d):
+            x = rows[r, f]
+            a0 = x - ranked[p, f]
+            a1 = x - ranked[p1, f]
+            a2 = x - ranked[p2, f]
+            a3 = x - ranked[p3, f]
+            s0 += a0 * a0
+            s1 += a1 * a1
+            s2 += a2 * a2
+            s3 += a3 * a3
+        # _nearer's rule, written out: through the helper the ranking ran
+        # 1.4x slower.
+        for dist, j in ((s0, members[p]), (s1, members[p1]), (s2, members[p2]),
+                        (s3, members[p3])):
+            if dist < closest or (dist == closest and j < nearest):
+                closest = dist
+                nearest = j
+    return nearest
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def closer_in_group(X, batch, origin, ranked, centres, group_ptr, group_members, listed,
                     listed_sq, bound_sq, first_id, ids, sq, deferred):
@@ -473,7 +508,8 @@ def closer_in_group(X, batch, origin, ranked, centres, group_ptr, group_members,
     or mark the row in ``deferred``.
 
     Rows and candidates are ranked in float32 about ``origin`` (``ranked``:
-    the batch so centred; ``centres``: the group centres so centred).  A
+    the batch so centred, in group order, as ``group_members``; ``centres``:
+    the group centres so centred).  A
     row's group ``g`` is its nearest centre (one BLAS product for a block of
     rows); it ranks the group's members (``group_members[group_ptr[g]:
     group_ptr[g + 1]]``).  The first, ``c`` at squared distance ``u``
@@ -518,19 +554,8 @@ def closer_in_group(X, batch, origin, ranked, centres, group_ptr, group_members,
             for r in range(m):
                 i = start + r
                 g = group[r]
-                closest = np.float32(np.inf)
-                nearest = group_members[group_ptr[g]]  # groups are never empty
-                for p in range(group_ptr[g], group_ptr[g + 1]):
-                    j = group_members[p]
-                    dist = np.float32(0.0)
-                    for f in range(d):
-                        diff = rows[r, f] - ranked[j, f]
-                        dist += diff * diff
-                    # _nearer's rule, written out: through the helper this
-                    # loop ran 1.4x slower.
-                    if dist < closest or (dist == closest and j < nearest):
-                        closest = dist
-                        nearest = j
+                nearest = _nearest_member(rows, r, ranked, group_members, group_ptr[g],
+                                          group_ptr[g + 1])
                 best = _exact_sq(X, i, batch, nearest)
                 best_j = nearest
                 limit = 4.0 * best
