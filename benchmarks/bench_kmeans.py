@@ -129,6 +129,43 @@ def bench_batches(n, d, k, repeat):
     return times
 
 
+# (rows per seed, seeds, features) for the distance table's crossovers:
+# about four rows a seed is k-means||'s recluster of its candidates.
+TABLE_SHAPES = ([(4, k, d) for k in (64, 256, 512, 1000) for d in (2, 4, 8, 16, 32, 64)]
+                + [(10, k, d) for k in (64, 256) for d in (16, 64)]
+                + [(30, 64, d) for d in (16, 64)])
+
+
+def bench_table(rows_per_seed, k, d, repeat):
+    """Weighted k-means++ with the local search (as k-means|| reclusters its
+    candidates): seconds with the steps reading a table of the rows'
+    distances and computing them, same data and seeds (the same centres)."""
+    import kmeanskit.init as init
+    from kmeanskit import kmeans_plusplus
+
+    n = rows_per_seed * k
+    X = make_blobs(n, d, k, np.float64, seed=1)
+    weights = np.random.default_rng(0).uniform(1, 100, n)
+    rule = {name: getattr(init, name) for name in (
+        "TABLE_MAX_BYTES", "TABLE_MIN_FEATURES", "TABLE_PAIRS_PER_STEP")}
+    times, seeds = {}, {}
+    try:
+        for mode, limits in (("table", (2**31, 1, np.inf)), ("computed", (0, 1, np.inf))):
+            for name, value in zip(rule, limits, strict=True):
+                setattr(init, name, value)
+
+            def seeding():
+                return kmeans_plusplus(X, k, sample_weight=weights, local_search_steps="auto",
+                                       random_state=0)
+            seeding()  # compile outside the timing
+            times[mode], seeds[mode] = best_time(seeding, repeat)
+    finally:
+        for name, value in rule.items():
+            setattr(init, name, value)
+    assert np.array_equal(seeds["table"][1], seeds["computed"][1])
+    return times
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=10)
@@ -138,7 +175,21 @@ def main(argv=None):
                         help="only the second table (seeding alone)")
     parser.add_argument("--batch-crossovers", action="store_true",
                         help="only k-means++ in batches against its steps one by one")
+    parser.add_argument("--table-crossovers", action="store_true",
+                        help="only k-means++ from a table of distances against computing them")
     args = parser.parse_args(argv)
+    if args.table_crossovers:
+        print(machine_report())
+        print(blas_report())
+        print(f"\nWeighted k-means++ and local search from a distance table, best of "
+              f"{args.repeat}:")
+        print("| rows (n, d), seeds | table | computed | table/computed |")
+        print("|---|---|---|---|")
+        for rows_per_seed, k, d in TABLE_SHAPES:
+            t = bench_table(rows_per_seed, k, d, args.repeat)
+            print(f"| ({rows_per_seed * k:,}, {d}), {k} | {t['table']:.4f} | {t['computed']:.4f} "
+                  f"| {t['table'] / t['computed']:.2f} |", flush=True)
+        return 0
     if args.batch_crossovers:
         print(machine_report())
         print(blas_report())

@@ -455,10 +455,17 @@ def _compiled_local_search(seeding: _Seeding, centers, indices, rng, n_trials: i
 # The compiled loops look distances up in a table of the rows' pairwise
 # squared distances (n^2 / 2 pairs computed once) where it fits
 # TABLE_MAX_BYTES, the rows have at least TABLE_MIN_FEATURES features, and
-# the steps would compute more pairs: about TABLE_PAIRS_PER_STEP n pairs a
-# step (t candidates against the rows the pruning lets through).
+# the steps would compute more pairs: each reads about TABLE_PAIRS_PER_STEP
+# n pairs' worth (t candidates against the rows the pruning lets through, a
+# lookup for a pair).  Measured (`bench_kmeans.py --table-crossovers`:
+# weighted greedy steps and the local search from the table against the
+# steps computing their distances, two runs): at four rows a seed, as
+# k-means|| reclusters its candidates, 0.57-0.73x at 64 features, 0.76-0.88x
+# at 32, 0.72-1.06x at 16 (64 to 1,000 seeds); 0.79-1.06x at 8 and 0.83-1.42x
+# at 2-4; at ten rows a seed 0.63-1.17x at 64 features and 0.90-1.36x at 8-16;
+# at thirty, 1.6-2.2x (benchmarks/RESULTS.md).
 TABLE_MAX_BYTES = 128 * 2**20
-TABLE_MIN_FEATURES = 8
+TABLE_MIN_FEATURES = 16
 TABLE_PAIRS_PER_STEP = 2.0
 
 
@@ -717,7 +724,11 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, n_local_trials=None,
     once for a few dozen steps: proposals drawn from the potential at the
     batch's start are accepted by rejection, which keeps the seeds' law
     exactly that of the steps one by one (other draws, so other seeds for a
-    given ``random_state``).
+    given ``random_state``).  A set of at most 4,096 dense rows of 16 or more
+    features, small beside its steps (about four rows a seed or fewer, as
+    k-means|| reclusters its candidates), first tables its pairwise squared
+    distances (n^2 / 2 pairs, up to 128 MiB), and every step looks them up:
+    the same numbers the steps would compute, so the same seeds.
 
     With ``local_search_steps``, the seeds are then improved by greedy
     LocalSearch++ (Lattanzi & Sohler, ICML 2019): each step draws
@@ -1253,7 +1264,9 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, oversampling_factor=2.
     features or more) cuts them into groups of near neighbours: a row
     takes the nearest member of its nearest group, which settles it exactly
     when every candidate within twice that distance is among that member's
-    16 nearest (the rest take the product).
+    16 nearest (the rest take the product).  The recluster of a few
+    thousand candidates reads a table of their pairwise distances
+    (:func:`kmeans_plusplus`).
     The product ranks the candidates in float32 whatever the dtype of X
     (twice as fast as float64; the distances only weight the draws and the
     candidates, and a near-tie may go to either of two candidates), unless
