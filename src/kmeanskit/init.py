@@ -460,8 +460,8 @@ def _compiled_local_search(seeding: _Seeding, centers, indices, rng, n_trials: i
 # lookup for a pair).  Measured (`bench_kmeans.py --table-crossovers`:
 # weighted greedy steps and the local search from the table against the
 # steps computing their distances, two runs): at four rows a seed, as
-# k-means|| reclusters its candidates, 0.57-0.73x at 64 features, 0.76-0.88x
-# at 32, 0.72-1.06x at 16 (64 to 1,000 seeds); 0.79-1.06x at 8 and 0.83-1.42x
+# k-means|| reclusters its candidates, 0.41-0.73x at 64 features, 0.76-0.88x
+# at 32, 0.72-1.06x at 16 (64 to 1,000 seeds); 0.79-1.09x at 8 and 0.83-1.42x
 # at 2-4; at ten rows a seed 0.63-1.17x at 64 features and 0.90-1.36x at 8-16;
 # at thirty, 1.6-2.2x (benchmarks/RESULTS.md).
 TABLE_MAX_BYTES = 128 * 2**20
