@@ -166,6 +166,25 @@ def bench_table(rows_per_seed, k, d, repeat):
     return times
 
 
+def _times_and_ratio(times, numerator, denominator, style, reverse=False):
+    """The two times (in the column order, ``reverse``: denominator first)
+    and their ratio, as table cells."""
+    order = (denominator, numerator) if reverse else (numerator, denominator)
+    return (*(style.format(times[name]) for name in order),
+            f"{times[numerator] / times[denominator]:.2f}")
+
+
+def _crossovers(title, columns, rows):
+    """Print a crossover table, a row as soon as it is measured."""
+    print(machine_report())
+    print(blas_report())
+    print(f"\n{title}")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for cells in rows:
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=10)
@@ -179,27 +198,20 @@ def main(argv=None):
                         help="only k-means++ from a table of distances against computing them")
     args = parser.parse_args(argv)
     if args.table_crossovers:
-        print(machine_report())
-        print(blas_report())
-        print(f"\nWeighted k-means++ and local search from a distance table, best of "
-              f"{args.repeat}:")
-        print("| rows (n, d), seeds | table | computed | table/computed |")
-        print("|---|---|---|---|")
-        for rows_per_seed, k, d in TABLE_SHAPES:
-            t = bench_table(rows_per_seed, k, d, args.repeat)
-            print(f"| ({rows_per_seed * k:,}, {d}), {k} | {t['table']:.4f} | {t['computed']:.4f} "
-                  f"| {t['table'] / t['computed']:.2f} |", flush=True)
+        _crossovers(
+            f"Weighted k-means++ and local search from a distance table, best of {args.repeat}:",
+            ("rows (n, d), seeds", "table", "computed", "table/computed"),
+            (((f"({rows_per_seed * k:,}, {d}), {k}",) + _times_and_ratio(
+                bench_table(rows_per_seed, k, d, args.repeat), "table", "computed", "{:.4f}"))
+             for rows_per_seed, k, d in TABLE_SHAPES))
         return 0
     if args.batch_crossovers:
-        print(machine_report())
-        print(blas_report())
-        print(f"\nk-means++ in batches against its steps one by one, best of {args.repeat}:")
-        print("| shape (n, d, k) | batches | steps one by one | steps/batches |")
-        print("|---|---|---|---|")
-        for n, d, k in BATCH_SHAPES:
-            t = bench_batches(n, d, k, args.repeat)
-            print(f"| ({n:,}, {d}, {k}) | {t['batches']:.3f} | {t['steps']:.3f} "
-                  f"| {t['steps'] / t['batches']:.2f} |", flush=True)
+        _crossovers(
+            f"k-means++ in batches against its steps one by one, best of {args.repeat}:",
+            ("shape (n, d, k)", "batches", "steps one by one", "steps/batches"),
+            (((f"({n:,}, {d}, {k})",) + _times_and_ratio(
+                bench_batches(n, d, k, args.repeat), "steps", "batches", "{:.3f}", reverse=True))
+             for n, d, k in BATCH_SHAPES))
         return 0
     shapes = [(n // 20, d, k) for n, d, k in SHAPES] if args.quick else SHAPES
 

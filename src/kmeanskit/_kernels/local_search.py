@@ -174,10 +174,7 @@ def swap_gains(X, weights, points, points_sq, point_center_dist, closest_sq, clo
     t = points.shape[0]
     n_groups = group_gain.shape[0]
     for g in prange(n_groups):
-        delta = group_delta[g]
-        delta[:] = 0.0
-        gain = group_gain[g]
-        gain[:] = 0.0
+        gain, delta = _zeroed(group_gain, group_delta, g)
         first, last = _group_chunks(g, n_groups, n)
         size = chunk_rows(n)
         for i in range(first * size, min(n, last * size)):
@@ -189,6 +186,15 @@ def swap_gains(X, weights, points, points_sq, point_center_dist, closest_sq, clo
                     continue
                 _price_pair(_sq_to(X, i, points[j], points_sq[j]), d1, d2, weights[i], j, a,
                             gain, delta)
+
+
+@njit(cache=True)
+def _zeroed(group_gain, group_delta, g):
+    """Row group ``g``'s swap prices (gains (t,) and deltas (t, k)), zeroed."""
+    gain, delta = group_gain[g], group_delta[g]
+    gain[:] = 0.0
+    delta[:] = 0.0
+    return gain, delta
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
@@ -213,10 +219,7 @@ def swap_gains_table(table, weights, point_rows, closest_sq, closest_id, second_
     n_groups = group_gain.shape[0]
     size = chunk_rows(n)
     for g in prange(n_groups):
-        delta = group_delta[g]
-        delta[:] = 0.0
-        gain = group_gain[g]
-        gain[:] = 0.0
+        gain, delta = _zeroed(group_gain, group_delta, g)
         first, last = _group_chunks(g, n_groups, n)
         for j in range(point_rows.shape[0]):
             to_point = table[point_rows[j, 0]]
