@@ -1003,31 +1003,35 @@ class _KeptClosest:
         given ``rank_dtype=np.float32`` (the distances only weight draws and
         candidates, so a near-tie may go to either: see :func:`assign`; in
         float64 the first round took twice as long)."""
-        X, weights, first = self.data.X, self.data.weights, self.n_candidates
+        first = self.n_candidates
         if self.data.sparse:
             # One call: the sparse kernel transposes the batch (t x d) once a
             # call, dearer than a block's labels and distances (12 bytes a row).
             _closer_by_product(self.data, batch, rank_dtype, first, self.ids, self.sq)
         else:
             for rows in _sampling_blocks(self.data.n_samples):
-                ids, sq = self.ids[rows], self.sq[rows]  # views: written through
-                if search is None:
-                    _closer_by_product(Data(X[rows], weights[rows]), batch, rank_dtype, first,
-                                       ids, sq)
-                    continue
-                deferred = np.empty(ids.shape[0], dtype=np.bool_)
-                search.closer(X[rows], batch, first, ids, sq, deferred)
-                # Rows far from every candidate so far (in clusters still without
-                # one) reach most of the batch: the product for them, gathered a
-                # few thousand at a time (a bounded copy, also from a memmap).
-                deferred = np.flatnonzero(deferred)
-                for start in range(0, deferred.size, GATHERED_ROWS):
-                    picked = deferred[start:start + GATHERED_ROWS]
-                    picked_ids, picked_sq = ids[picked], sq[picked]
-                    _closer_by_product(Data(X[rows][picked], weights[rows][picked]), batch,
-                                       rank_dtype, first, picked_ids, picked_sq)
-                    ids[picked], sq[picked] = picked_ids, picked_sq
+                self._add_to_block(rows, batch, search, rank_dtype, first)
         self.n_candidates += batch.shape[0]
+
+    def _add_to_block(self, rows: slice, batch, search, rank_dtype, first: int) -> None:
+        """:meth:`add` for the dense rows ``rows``."""
+        X, weights = self.data.X[rows], self.data.weights[rows]
+        ids, sq = self.ids[rows], self.sq[rows]  # views: written through
+        if search is None:
+            _closer_by_product(Data(X, weights), batch, rank_dtype, first, ids, sq)
+            return
+        deferred = np.empty(ids.shape[0], dtype=np.bool_)
+        search.closer(X, batch, first, ids, sq, deferred)
+        # Rows far from every candidate so far (in clusters still without
+        # one) reach most of the batch: the product for them, gathered a few
+        # thousand at a time (a bounded copy, also from a memmap).
+        deferred = np.flatnonzero(deferred)
+        for start in range(0, deferred.size, GATHERED_ROWS):
+            picked = deferred[start:start + GATHERED_ROWS]
+            picked_ids, picked_sq = ids[picked], sq[picked]
+            _closer_by_product(Data(X[picked], weights[picked]), batch, rank_dtype, first,
+                               picked_ids, picked_sq)
+            ids[picked], sq[picked] = picked_ids, picked_sq
 
     def blocks(self):
         """(rows, closest index, closest squared distance) a block at a time."""
