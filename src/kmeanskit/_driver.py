@@ -217,8 +217,14 @@ def _use_gemm(X) -> bool:
     return X.shape[1] >= GEMM_MIN_FEATURES
 
 
-def assign(data: Data, centers: np.ndarray, rank_dtype=None) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centroid and squared distance (float64) of every row.
+# assign_dense's row ids for "every row".
+EVERY_ROW = np.empty(0, dtype=np.int64)
+
+
+def assign(data: Data, centers: np.ndarray, rank_dtype=None,
+           rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid and squared distance (float64) of every row, or of
+    the rows ``rows`` (an index array; dense rows are read where they lie).
 
     ``rank_dtype=np.float32`` ranks the centroids of float64 dense rows by a
     float32 product (twice BLAS's speed) and sums the nearest one's distance
@@ -226,18 +232,19 @@ def assign(data: Data, centers: np.ndarray, rank_dtype=None) -> tuple[np.ndarray
     about 10^-6 of the row's squared norm (in the centroids' frame) may be
     ranked either way, and a distance is good to about 10^-7 of that norm.
     """
-    n = data.n_samples
+    n = data.n_samples if rows is None else rows.shape[0]
     labels = np.empty(n, dtype=np.int32)
     min_dist = np.empty(n, dtype=np.float64)
     if data.sparse:  # not centred: no copy of the centroids
-        X = data.X
+        X = data.X if rows is None else data.X[rows]
         assign_sparse(X.data, X.indices, X.indptr,
                       np.ascontiguousarray(centers, dtype=data.dtype), labels, min_dist)
     else:
         origin = data.origin(centers)
         working = data.dtype if rank_dtype is None else rank_dtype
         centred = np.ascontiguousarray(centers - origin, dtype=working)
-        assign_dense(data.X, origin, centred, _use_gemm(data.X), labels, min_dist)
+        picked = EVERY_ROW if rows is None else rows.astype(np.int64, copy=False)
+        assign_dense(data.X, picked, origin, centred, _use_gemm(data.X), labels, min_dist)
     return labels, min_dist
 
 

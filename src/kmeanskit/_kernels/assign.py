@@ -62,6 +62,20 @@ def centre_rows(X, start, m, shift, out):
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def _centre_picked_rows(X, picked, start, m, shift, out):
+    """:func:`centre_rows` for rows ``picked[start:start+m]`` of ``X`` (an
+    empty ``picked``: rows ``start:start+m``)."""
+    if picked.shape[0] == 0:
+        centre_rows(X, start, m, shift, out)
+        return
+    d = X.shape[1]
+    for i in range(m):
+        row = picked[start + i]
+        for f in range(d):
+            out[i, f] = X[row, f] - shift[f]
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
                         best_label, best_dist):
     """Nearest centroid of each of the first ``m`` (centred) ``rows``.
@@ -147,15 +161,17 @@ def nearest_sparse_block(data, indices, indptr, start, m, centers_t, center_sq,
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def assign_dense(X, shift, centers, use_gemm, labels, min_dist):
-    """Label every row of dense ``X`` with its nearest of ``centers``.
+def assign_dense(X, picked, shift, centers, use_gemm, labels, min_dist):
+    """Label the rows ``picked`` of dense ``X`` (an int64 array; empty: every
+    row) with their nearest of ``centers``.
 
     ``centers`` are in the centred frame (``X - shift``).  Fills ``labels``
-    (n,) and ``min_dist`` (n,) float64 squared distances.  The rows are
-    centred into ``centers``' dtype: float32 centres rank float64 rows by a
-    float32 product.
+    (m,) and ``min_dist`` (m,) float64 squared distances, m the rows
+    labelled.  The rows are centred into ``centers``' dtype: float32 centres
+    rank float64 rows by a float32 product.  Picked rows are read where they
+    lie (no gathered copy of them).
     """
-    n, d = X.shape
+    n, d = labels.shape[0], X.shape[1]
     k = centers.shape[0]
     center_sq = squared_norms(centers)
     n_chunks = (n + CHUNK_ROWS - 1) // CHUNK_ROWS
@@ -168,7 +184,7 @@ def assign_dense(X, shift, centers, use_gemm, labels, min_dist):
         for c in range(b * CHUNKS_PER_TASK, min(n_chunks, (b + 1) * CHUNKS_PER_TASK)):
             start = c * CHUNK_ROWS
             m = min(CHUNK_ROWS, n - start)
-            centre_rows(X, start, m, shift, rows)
+            _centre_picked_rows(X, picked, start, m, shift, rows)
             nearest_dense_block(rows, m, centers, center_sq, use_gemm, scratch,
                                 best_label, best_dist)
             labels[start:start + m] = best_label[:m]
