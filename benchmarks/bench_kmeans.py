@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import numpy as np
 
@@ -129,6 +130,60 @@ def bench_batches(n, d, k, repeat):
     return times
 
 
+# The fits whose time bench_init_share splits: k-means++ and one run of
+# k-means|| on X, and the default (k-means|| restarted on a sample where X
+# holds three samples or more, else run twice; see KMeans's n_init).
+INIT_SHARE_FITS = {"k-means++": {"init": "k-means++"},
+                   "k-means|| (one run)": {"init": "k-means||", "n_init": 1},
+                   "default": {}}
+
+
+def bench_init_share(n, d, k, seeds, repeat):
+    """Where a whole fit's time goes (``KMeans(k, random_state=seed)`` with
+    ``algorithm="auto"``, ``tol=1e-4``): seconds in its initialisations (every
+    run's, timed around ``KMeans._initial_centers``) and in the rest (the
+    iterations, the restarts' iterations on a sample, the final labels).
+    For each fit, the repeat with the least total; medians over ``seeds``."""
+    from kmeanskit import KMeans
+
+    X = make_blobs(n, d, k, np.float64)
+    spent = []
+    initial_centers = KMeans._initial_centers
+
+    def timed(self, *args):
+        start = time.perf_counter()
+        try:
+            return initial_centers(self, *args)
+        finally:
+            spent.append(time.perf_counter() - start)
+
+    KMeans._initial_centers = timed
+    rows = {}
+    try:
+        for name, params in INIT_SHARE_FITS.items():
+            KMeans(k, random_state=0, **params).fit(X[:n // 4])  # compile outside the timing
+            splits, inertias = [], []
+            for seed in seeds:
+                runs = []
+                for _ in range(repeat):
+                    spent.clear()
+                    start = time.perf_counter()
+                    fitted = KMeans(k, random_state=seed, **params).fit(X)
+                    total = time.perf_counter() - start
+                    runs.append((total, sum(spent)))
+                total, initialising = min(runs)
+                splits.append((total, initialising, total - initialising))
+                inertias.append(fitted.inertia_)
+            total, initialising, rest = np.median(splits, axis=0)
+            ratios = [i / r for _, i, r in splits]
+            rows[name] = {"fit": total, "init": initialising, "rest": rest,
+                          "ratio": float(np.median(ratios)), "ratios": ratios,
+                          "inertia": float(np.median(inertias))}
+    finally:
+        KMeans._initial_centers = initial_centers
+    return rows
+
+
 # (rows per seed, seeds, features) for the distance table's crossovers:
 # about four rows a seed is k-means||'s recluster of its candidates.
 TABLE_SHAPES = ([(4, k, d) for k in (64, 256, 512, 1000) for d in (2, 4, 8, 16, 32, 64)]
@@ -174,8 +229,9 @@ def _times_and_ratio(times, numerator, denominator, style, reverse=False):
             f"{times[numerator] / times[denominator]:.2f}")
 
 
-def _crossovers(title, columns, rows):
-    """Print a crossover table, a row as soon as it is measured."""
+def _print_table(title, columns, rows):
+    """Print a table under the machine and BLAS in use, a row as soon as it is
+    measured."""
     print(machine_report())
     print(blas_report())
     print(f"\n{title}")
@@ -196,9 +252,26 @@ def main(argv=None):
                         help="only k-means++ in batches against its steps one by one")
     parser.add_argument("--table-crossovers", action="store_true",
                         help="only k-means++ from a table of distances against computing them")
+    parser.add_argument("--init-share", action="store_true",
+                        help="only a whole fit's initialisation against its iterations "
+                             "at (200,000, 64, 512)")
     args = parser.parse_args(argv)
+    if args.init_share:
+        n, d, k = SHAPES[-1]
+        seeds = range(5)
+        rows = bench_init_share(n, d, k, seeds, args.repeat)
+        least = min(row["inertia"] for row in rows.values())
+        _print_table(
+            f"Whole fits at ({n:,}, {d}, {k}), float64: medians over seeds "
+            f"{seeds.start}-{seeds.stop - 1} (for each, the best of {args.repeat}):",
+            ("init", "fit", "initialisation", "the rest", "initialisation/rest",
+             "per seed", "inertia/least"),
+            ((name, *(f"{row[key]:.3f}" for key in ("fit", "init", "rest", "ratio")),
+              " ".join(f"{ratio:.2f}" for ratio in row["ratios"]),
+              f"{row['inertia'] / least:.4f}") for name, row in rows.items()))
+        return 0
     if args.table_crossovers:
-        _crossovers(
+        _print_table(
             f"Weighted k-means++ and local search from a distance table, best of {args.repeat}:",
             ("rows (n, d), seeds", "table", "computed", "table/computed"),
             (((f"({rows_per_seed * k:,}, {d}), {k}",) + _times_and_ratio(
@@ -206,7 +279,7 @@ def main(argv=None):
              for rows_per_seed, k, d in TABLE_SHAPES))
         return 0
     if args.batch_crossovers:
-        _crossovers(
+        _print_table(
             f"k-means++ in batches against its steps one by one, best of {args.repeat}:",
             ("shape (n, d, k)", "batches", "steps one by one", "steps/batches"),
             (((f"({n:,}, {d}, {k})",) + _times_and_ratio(
