@@ -30,6 +30,28 @@ def test_non_finite_X(X, where, value, message):
         KMeans(2).fit(sp.csr_matrix(X))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_finite_check_by_row_sums(rng, dtype, order):
+    """The row sums' shortcut: finite values whose sums overflow pass, and a
+    NaN, an infinity, or opposite infinities (a NaN sum) in any block fail,
+    at the right place."""
+    from kmeanskit._validation import check_finite
+
+    n = 2**20 // 4 + 100  # past the first block of rows
+    X = np.asarray(rng.normal(size=(n, 4)), dtype=dtype, order=order)
+    X[7] = np.finfo(dtype).max  # the row's sum overflows: still finite values
+    check_finite(X, "X")
+    for row, values, kind in [(n - 3, (np.nan, 0.0), "NaN"), (5, (np.inf, 1.0), "infinite"),
+                              (n - 1, (np.inf, -np.inf), "infinite")]:
+        bad = X.copy(order=order)
+        bad[row, 1:3] = values
+        count = int(np.sum(~np.isfinite(values)))
+        with pytest.raises(ValueError, match=rf"X contains {count} NaN .* the first \({kind}\) "
+                                             rf"at row {row}, column 1\."):
+            check_finite(bad, "X")
+
+
 def test_non_finite_at_predict(X):
     model = KMeans(2, random_state=0).fit(X)
     X[1, 1] = np.nan
