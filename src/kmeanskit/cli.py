@@ -143,8 +143,9 @@ def demo(
     Path("kmeanskit-demo"),
     quiet: Quiet = False,
 ):
-    """Segment the bundled mall-customers data (income and spending score) and
-    write the report.
+    """Segment the bundled mall-customers data and write the report.
+
+    The data: annual income and spending score of generated customers.
 
     Example: kmeanskit demo --out my-demo
     """
@@ -176,8 +177,9 @@ def segment(
                                                           "model.kmk.")] = Path("segments"),
     quiet: Quiet = False,
 ):
-    """Segment the rows of a table: writes segments.csv, profiles.csv, report.html
-    and model.kmk into --out.
+    """Segment the rows of a table; write the segments, profiles, report and model.
+
+    Into --out: segments.csv, profiles.csv, report.html and model.kmk.
 
     Example: kmeanskit segment customers.csv -c Income -c Spending --k auto --out results
     """
