@@ -95,6 +95,56 @@ def test_segment_from_stdin_and_parquet(customers_csv, tmp_path):
     assert a.segment.tolist() == b.segment.tolist()
 
 
+def _customers_with_fractions():
+    frame = load_mall_customers()
+    frame["Score per k$"] = frame["Spending Score (1-100)"] / frame["Annual Income (k$)"]
+    frame["Notes"] = np.where(frame["Age"] > 40, "over 40; loyal, keen", "under 41")
+    return frame
+
+
+@pytest.mark.parametrize("sep, decimal", [(",", "."), (";", ","), (";", "."), ("\t", "."),
+                                          ("\t", ","), ("|", ",")])
+def test_separator_and_decimal_mark_are_read_off_the_file(tmp_path, monkeypatch, sep, decimal):
+    """Spreadsheets in a decimal-comma locale write semicolons and decimal
+    commas: the table reads the same whatever the two marks (text cells
+    holding the other separators included)."""
+    import kmeanskit.io as kio
+
+    frame = _customers_with_fractions()
+    path = tmp_path / "customers.csv"
+    frame.to_csv(path, index=False, sep=sep, decimal=decimal)
+    assert kio.csv_dialect(path.read_bytes()) == {"sep": sep, "decimal": decimal}
+    pd.testing.assert_frame_equal(kio.read_table(path), frame, check_exact=False, rtol=1e-12)
+    with monkeypatch.context() as patch:  # read in chunks, as a large file is
+        patch.setattr(kio, "STREAM_BYTES", 10)
+        patch.setattr(kio, "CHUNK_ROWS", 37)
+        pd.testing.assert_frame_equal(kio.read_table(path, progress=False), frame,
+                                      check_exact=False, rtol=1e-12)
+    result = run("segment", path, *FEATURES, "-c", "Score per k$", "--k", "4",
+                 "--out", tmp_path / "out", "-q")
+    assert result.exit_code == 0, result.stderr
+    segments = pd.read_csv(tmp_path / "out" / "segments.csv")
+    comma = tmp_path / "comma.csv"
+    frame.to_csv(comma, index=False)
+    run("segment", comma, *FEATURES, "-c", "Score per k$", "--k", "4", "--out", tmp_path / "c",
+        "-q")
+    expected = pd.read_csv(tmp_path / "c" / "segments.csv")
+    assert segments.segment.tolist() == expected.segment.tolist()
+
+
+def test_dialect_of_a_sample_cut_mid_line_and_of_one_column():
+    from kmeanskit.io import SNIFF_BYTES, csv_dialect
+
+    columns = 400  # long lines: the sample ends within the lines looked at
+    header = ";".join(f"c{j}" for j in range(columns)) + "\n"
+    rows = "".join(";".join(f"{i},{j}" for j in range(columns)) + "\n" for i in range(99))
+    sample = (header + rows).encode()
+    assert sample.count(b"\n", 0, SNIFF_BYTES) < 40 and sample[SNIFF_BYTES - 1:SNIFF_BYTES] != b"\n"
+    sample = sample[:SNIFF_BYTES]  # the last line cut in two
+    assert csv_dialect(sample) == {"sep": ";", "decimal": ","}
+    assert csv_dialect(b"value\n1.5\n2,5\n") == {"sep": ",", "decimal": "."}
+
+
 def test_segment_scalings_and_inits(customers_csv, tmp_path):
     for scale in ["minmax", "robust", "none"]:
         for init in ["sharding", "k-means||"]:

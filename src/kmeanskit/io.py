@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -13,11 +15,21 @@ from .segmentation import SegmentationError
 # Files above this size are read in chunks with a progress bar.
 STREAM_BYTES = 50 * 2**20
 CHUNK_ROWS = 200_000
+# Field separators a CSV may use (spreadsheets set to a locale whose decimal
+# mark is a comma write semicolons), the first preferred on a tie, and how
+# much of the file decides: its first lines, up to this many bytes.
+SEPARATORS = (",", ";", "\t", "|")
+SNIFF_LINES = 50
+SNIFF_BYTES = 2**16
+DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+")
+DECIMAL_POINT = re.compile(r"[-+]?\d*\.\d+")
 
 
 def read_table(source, *, progress: bool = True) -> pd.DataFrame:
     """Read ``source`` ("-" for standard input, a .csv or a .parquet path).
 
+    A CSV's field separator (comma, semicolon, tab or bar) and decimal mark
+    (point or comma) are read off its first lines (:func:`csv_dialect`).
     Raises SegmentationError for a missing file, an empty file, a file that is
     not UTF-8 text, or a Parquet file without pyarrow.
     """
@@ -48,6 +60,32 @@ def read_table(source, *, progress: bool = True) -> pd.DataFrame:
         return _read_csv(stream, repr(str(path)), path.read_bytes)
 
 
+def csv_dialect(sample: bytes) -> dict:
+    """``read_csv``'s ``sep`` and ``decimal`` for a table that starts with
+    ``sample``: the separator that cuts the header and the lines after it
+    into the same number of fields, two or more (the most fields wins; a
+    comma on a tie, and when none does); a decimal comma where that
+    separator is not a comma and numbers are written with commas, never
+    with points."""
+    text = sample.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if len(sample) >= SNIFF_BYTES:
+        lines = lines[:-1]  # the last one may be cut short
+    lines = [line for line in lines[:SNIFF_LINES] if line.strip()]
+    sep, most = ",", 1
+    for candidate in SEPARATORS:
+        widths = {len(row) for row in csv.reader(lines, delimiter=candidate)}
+        if len(widths) == 1 and (width := widths.pop()) > most:
+            sep, most = candidate, width
+    decimal = "."
+    if sep != ",":
+        cells = [cell.strip() for row in csv.reader(lines[1:], delimiter=sep) for cell in row]
+        if (any(DECIMAL_COMMA.fullmatch(cell) for cell in cells)
+                and not any(DECIMAL_POINT.fullmatch(cell) for cell in cells)):
+            decimal = ","
+    return {"sep": sep, "decimal": decimal}
+
+
 def _not_utf8(name: str, raw: bytes) -> SegmentationError:
     """Locate the first byte that is not UTF-8 (the parser only knows its buffer)."""
     try:
@@ -61,8 +99,10 @@ def _not_utf8(name: str, raw: bytes) -> SegmentationError:
 
 
 def _read_csv(stream, name: str, raw) -> pd.DataFrame:
+    dialect = csv_dialect(stream.read(SNIFF_BYTES))
+    stream.seek(0)
     try:
-        frame = pd.read_csv(stream, encoding="utf-8", skipinitialspace=True)
+        frame = pd.read_csv(stream, encoding="utf-8", skipinitialspace=True, **dialect)
     except UnicodeDecodeError:
         raise _not_utf8(name, raw()) from None
     except pd.errors.EmptyDataError:
@@ -80,9 +120,11 @@ def _read_csv_streaming(path: Path, progress: bool) -> pd.DataFrame:
     with path.open("rb") as stream, tqdm(total=size, unit="B", unit_scale=True,
                                           desc=f"reading {path.name}",
                                           disable=not progress, leave=False) as bar:
+        dialect = csv_dialect(stream.read(SNIFF_BYTES))
+        stream.seek(0)
         try:
             for part in pd.read_csv(stream, encoding="utf-8", skipinitialspace=True,
-                                    chunksize=CHUNK_ROWS):
+                                    chunksize=CHUNK_ROWS, **dialect):
                 parts.append(part)
                 bar.update(stream.tell() - bar.n)
         except UnicodeDecodeError:
