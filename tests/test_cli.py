@@ -234,6 +234,22 @@ def test_bad_encoding(tmp_path):
                                   "CSV.")
 
 
+def test_workbook_and_ragged_rows(tmp_path):
+    workbook = tmp_path / "book.xlsx"
+    workbook.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xff\xfe")
+    result = run("segment", workbook, "-q", "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert error_line(result) == (f"Error: '{workbook}' is a spreadsheet workbook, not a table "
+                                  "file: save the sheet as CSV (UTF-8) and pass that.")
+    ragged = _write(tmp_path / "ragged.csv", "a,b\n1,2\n3,4,5\n")
+    result = run("segment", ragged, "-q", "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    line = error_line(result)  # pandas' own words inside the parentheses, on one line
+    assert line.startswith(f"Error: '{ragged}' is not a well-formed CSV table (")
+    assert line.endswith("Expected 2 fields in line 3, saw 3).")
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_values_can_be_dropped_or_filled(tmp_path):
     path = _write(tmp_path / "gaps.csv", "a,b\n1,\n3,4\n,6\n5,5\n8,8\n9,9\n1,1\n2,2\n")
     dropped = run("segment", path, "--k", "2", "--missing", "drop", "--out", tmp_path / "d")

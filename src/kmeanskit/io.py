@@ -23,6 +23,8 @@ SNIFF_LINES = 50
 SNIFF_BYTES = 2**16
 DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+")
 DECIMAL_POINT = re.compile(r"[-+]?\d*\.\d+")
+# Spreadsheet workbooks: binary files, named so that the error can say what to do.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 
 
 def read_table(source, *, progress: bool = True) -> pd.DataFrame:
@@ -45,6 +47,9 @@ def read_table(source, *, progress: bool = True) -> pd.DataFrame:
         raise SegmentationError(f"{str(path)!r} is a folder, not a data file.")
     if path.stat().st_size == 0:
         raise SegmentationError(f"file {str(path)!r} is empty.")
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        raise SegmentationError(f"{str(path)!r} is a spreadsheet workbook, not a table file: "
+                                "save the sheet as CSV (UTF-8) and pass that.")
     if path.suffix.lower() in (".parquet", ".pq"):
         try:
             return pd.read_parquet(path)
@@ -108,7 +113,8 @@ def _read_csv(stream, name: str, raw) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise SegmentationError(f"{name} holds no table (no header row).") from None
     except pd.errors.ParserError as exc:
-        raise SegmentationError(f"{name} is not a well-formed CSV table ({exc}).") from None
+        raise SegmentationError(f"{name} is not a well-formed CSV table "
+                                f"({str(exc).strip()}).") from None
     return frame
 
 
