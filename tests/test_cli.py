@@ -113,7 +113,7 @@ def test_separator_and_decimal_mark_are_read_off_the_file(tmp_path, monkeypatch,
     frame = _customers_with_fractions()
     path = tmp_path / "customers.csv"
     frame.to_csv(path, index=False, sep=sep, decimal=decimal)
-    assert kio.csv_dialect(path.read_bytes()) == {"sep": sep, "decimal": decimal}
+    assert kio.csv_dialect(path.read_bytes()) == {"sep": sep, "decimal": decimal, "skiprows": 0}
     pd.testing.assert_frame_equal(kio.read_table(path), frame, check_exact=False, rtol=1e-12)
     with monkeypatch.context() as patch:  # read in chunks, as a large file is
         patch.setattr(kio, "STREAM_BYTES", 10)
@@ -141,8 +141,23 @@ def test_dialect_of_a_sample_cut_mid_line_and_of_one_column():
     sample = (header + rows).encode()
     assert sample.count(b"\n", 0, SNIFF_BYTES) < 40 and sample[SNIFF_BYTES - 1:SNIFF_BYTES] != b"\n"
     sample = sample[:SNIFF_BYTES]  # the last line cut in two
-    assert csv_dialect(sample) == {"sep": ";", "decimal": ","}
-    assert csv_dialect(b"value\n1.5\n2,5\n") == {"sep": ",", "decimal": "."}
+    assert csv_dialect(sample) == {"sep": ";", "decimal": ",", "skiprows": 0}
+    assert csv_dialect(b"value\n1.5\n2,5\n") == {"sep": ",", "decimal": ".", "skiprows": 0}
+
+
+@pytest.mark.parametrize("sep", [";", "\t", ","])
+def test_a_first_line_naming_the_separator_is_obeyed_and_skipped(tmp_path, sep):
+    """Spreadsheets may write "sep=;" above the header (here after a byte
+    order mark, as "CSV UTF-8" files have one)."""
+    import kmeanskit.io as kio
+
+    frame = _customers_with_fractions()
+    path = tmp_path / "customers.csv"
+    decimal = "." if sep == "," else ","
+    text = f"sep={sep}\n" + frame.to_csv(index=False, sep=sep, decimal=decimal)
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert kio.csv_dialect(path.read_bytes()) == {"sep": sep, "decimal": decimal, "skiprows": 1}
+    pd.testing.assert_frame_equal(kio.read_table(path), frame, check_exact=False, rtol=1e-12)
 
 
 def test_segment_scalings_and_inits(customers_csv, tmp_path):

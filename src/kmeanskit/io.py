@@ -23,6 +23,7 @@ SNIFF_LINES = 50
 SNIFF_BYTES = 2**16
 DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+")
 DECIMAL_POINT = re.compile(r"[-+]?\d*\.\d+")
+SEPARATOR_LINE = re.compile(r"sep=(.)")
 # Spreadsheet workbooks: binary files, named so that the error can say what to do.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 
@@ -66,29 +67,33 @@ def read_table(source, *, progress: bool = True) -> pd.DataFrame:
 
 
 def csv_dialect(sample: bytes) -> dict:
-    """``read_csv``'s ``sep`` and ``decimal`` for a table that starts with
-    ``sample``: the separator that cuts the header and the lines after it
-    into the same number of fields, two or more (the most fields wins; a
-    comma on a tie, and when none does); a decimal comma where that
-    separator is not a comma and numbers are written with commas, never
-    with points."""
-    text = sample.decode("utf-8", errors="replace")
-    lines = text.splitlines()
+    """``read_csv``'s ``sep``, ``decimal`` and ``skiprows`` for a table that
+    starts with ``sample``: the separator a first line ``sep=;`` names (as
+    spreadsheets write it; that line is skipped), else the one that cuts the
+    header and the lines after it into the same number of fields, two or
+    more (the most fields wins; a comma on a tie, and when none does); a
+    decimal comma where that separator is not a comma and numbers are
+    written with commas, never with points."""
+    lines = sample.decode("utf-8-sig", errors="replace").splitlines()
     if len(sample) >= SNIFF_BYTES:
         lines = lines[:-1]  # the last one may be cut short
-    lines = [line for line in lines[:SNIFF_LINES] if line.strip()]
-    sep, most = ",", 1
-    for candidate in SEPARATORS:
-        widths = {len(row) for row in csv.reader(lines, delimiter=candidate)}
-        if len(widths) == 1 and (width := widths.pop()) > most:
-            sep, most = candidate, width
+    named = SEPARATOR_LINE.fullmatch(lines[0].strip(" ")) if lines else None
+    lines = [line for line in lines[bool(named):SNIFF_LINES] if line.strip()]
+    if named:
+        sep = named.group(1)
+    else:
+        sep, most = ",", 1
+        for candidate in SEPARATORS:
+            widths = {len(row) for row in csv.reader(lines, delimiter=candidate)}
+            if len(widths) == 1 and (width := widths.pop()) > most:
+                sep, most = candidate, width
     decimal = "."
     if sep != ",":
         cells = [cell.strip() for row in csv.reader(lines[1:], delimiter=sep) for cell in row]
         if (any(DECIMAL_COMMA.fullmatch(cell) for cell in cells)
                 and not any(DECIMAL_POINT.fullmatch(cell) for cell in cells)):
             decimal = ","
-    return {"sep": sep, "decimal": decimal}
+    return {"sep": sep, "decimal": decimal, "skiprows": int(bool(named))}
 
 
 def _not_utf8(name: str, raw: bytes) -> SegmentationError:
