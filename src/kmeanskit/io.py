@@ -108,9 +108,16 @@ def _not_utf8(name: str, raw: bytes) -> SegmentationError:
                              f"{where}; save it as UTF-8 CSV.")
 
 
-def _read_csv(stream, name: str, raw) -> pd.DataFrame:
+def _dialect_of(stream) -> dict:
+    """:func:`csv_dialect` of a binary stream's first bytes, the stream
+    rewound."""
     dialect = csv_dialect(stream.read(SNIFF_BYTES))
     stream.seek(0)
+    return dialect
+
+
+def _read_csv(stream, name: str, raw) -> pd.DataFrame:
+    dialect = _dialect_of(stream)
     try:
         frame = pd.read_csv(stream, encoding="utf-8", skipinitialspace=True, **dialect)
     except UnicodeDecodeError:
@@ -131,8 +138,7 @@ def _read_csv_streaming(path: Path, progress: bool) -> pd.DataFrame:
     with path.open("rb") as stream, tqdm(total=size, unit="B", unit_scale=True,
                                           desc=f"reading {path.name}",
                                           disable=not progress, leave=False) as bar:
-        dialect = csv_dialect(stream.read(SNIFF_BYTES))
-        stream.seek(0)
+        dialect = _dialect_of(stream)
         try:
             for part in pd.read_csv(stream, encoding="utf-8", skipinitialspace=True,
                                     chunksize=CHUNK_ROWS, **dialect):
