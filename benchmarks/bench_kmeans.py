@@ -138,15 +138,16 @@ INIT_SHARE_FITS = {"k-means++": {"init": "k-means++"},
                    "default": {}}
 
 
-def bench_init_share(n, d, k, seeds, repeat):
+def bench_init_share(n, d, k, seeds, repeat, spread):
     """Where a whole fit's time goes (``KMeans(k, random_state=seed)`` with
-    ``algorithm="auto"``, ``tol=1e-4``): seconds in its initialisations (every
-    run's, timed around ``KMeans._initial_centers``) and in the rest (the
-    iterations, the restarts' iterations on a sample, the final labels).
-    For each fit, the repeat with the least total; medians over ``seeds``."""
+    ``algorithm="auto"``, ``tol=1e-4``) on blobs of standard deviation
+    ``spread``: seconds in its initialisations (every run's, timed around
+    ``KMeans._initial_centers``) and in the rest (the iterations, the
+    restarts' iterations on a sample, the final labels).  For each fit, the
+    repeat with the least total; medians over ``seeds``."""
     from kmeanskit import KMeans
 
-    X = make_blobs(n, d, k, np.float64)
+    X = make_blobs(n, d, k, np.float64, spread=spread)
     spent = []
     initial_centers = KMeans._initial_centers
 
@@ -162,7 +163,7 @@ def bench_init_share(n, d, k, seeds, repeat):
     try:
         for name, params in INIT_SHARE_FITS.items():
             KMeans(k, random_state=0, **params).fit(X[:n // 4])  # compile outside the timing
-            splits, inertias = [], []
+            splits, inertias, iterations = [], [], []
             for seed in seeds:
                 runs = []
                 for _ in range(repeat):
@@ -174,11 +175,13 @@ def bench_init_share(n, d, k, seeds, repeat):
                 total, initialising = min(runs)
                 splits.append((total, initialising, total - initialising))
                 inertias.append(fitted.inertia_)
+                iterations.append(fitted.n_iter_)
             total, initialising, rest = np.median(splits, axis=0)
             ratios = [i / r for _, i, r in splits]
             rows[name] = {"fit": total, "init": initialising, "rest": rest,
                           "ratio": float(np.median(ratios)), "ratios": ratios,
-                          "inertia": float(np.median(inertias))}
+                          "inertia": float(np.median(inertias)),
+                          "iterations": int(np.median(iterations))}
     finally:
         KMeans._initial_centers = initial_centers
     return rows
@@ -255,20 +258,25 @@ def main(argv=None):
     parser.add_argument("--init-share", action="store_true",
                         help="only a whole fit's initialisation against its iterations "
                              "at (200,000, 64, 512)")
+    parser.add_argument("--spread", type=float, nargs="+", default=[1.0],
+                        help="--init-share's blobs' standard deviations (centres in "
+                             "[-10, 10]^d; 6 is bench_convergence.py's overlapping blobs)")
     args = parser.parse_args(argv)
     if args.init_share:
         n, d, k = SHAPES[-1]
         seeds = range(5)
-        rows = bench_init_share(n, d, k, seeds, args.repeat)
-        least = min(row["inertia"] for row in rows.values())
-        _print_table(
-            f"Whole fits at ({n:,}, {d}, {k}), float64: medians over seeds "
-            f"{seeds.start}-{seeds.stop - 1} (for each, the best of {args.repeat}):",
-            ("init", "fit", "initialisation", "the rest", "initialisation/rest",
-             "per seed", "inertia/least"),
-            ((name, *(f"{row[key]:.3f}" for key in ("fit", "init", "rest", "ratio")),
-              " ".join(f"{ratio:.2f}" for ratio in row["ratios"]),
-              f"{row['inertia'] / least:.4f}") for name, row in rows.items()))
+        for spread in args.spread:
+            rows = bench_init_share(n, d, k, seeds, args.repeat, spread)
+            least = min(row["inertia"] for row in rows.values())
+            _print_table(
+                f"Whole fits at ({n:,}, {d}, {k}), float64, blobs of spread {spread:g}: "
+                f"medians over seeds {seeds.start}-{seeds.stop - 1} (for each, the best of "
+                f"{args.repeat}):",
+                ("init", "fit", "initialisation", "the rest", "initialisation/rest",
+                 "per seed", "iterations", "inertia/least"),
+                ((name, *(f"{row[key]:.3f}" for key in ("fit", "init", "rest", "ratio")),
+                  " ".join(f"{ratio:.2f}" for ratio in row["ratios"]), str(row["iterations"]),
+                  f"{row['inertia'] / least:.4f}") for name, row in rows.items()))
         return 0
     if args.table_crossovers:
         _print_table(

@@ -258,6 +258,36 @@ def test_kmeans_parallel_reach_finds_every_closer_candidate(rng, dtype):
     assert np.sum(closer) > 100
 
 
+def test_kmeans_parallel_reach_share_over_groups(rng, monkeypatch):
+    # Where a few candidates' rows include a cluster still without one, their
+    # lists hold the whole batch: more than REACH_SHARE of the pairs, refused
+    # before the product, taken before the groups (which ignore how close a
+    # row already is).
+    X, labels = blobs(rng, n=20_000, d=16, k=40, spread=30.0)
+    closest, old = _closest_after_one_round(X, labels, n_covered=20)
+    batch = X[rng.choice(len(X), 200, replace=False)]
+    farthest = _farthest(closest)[1]
+    assert init_module._Reach.of(old, batch, farthest, np.float64) is None
+    reach = init_module._Reach.of(old, batch, farthest, np.float64,
+                                  init_module.REACH_SHARE_OVER_GROUPS)
+    share = reach.indptr[-1] / (len(old) * len(batch))
+    assert init_module.REACH_SHARE < share < init_module.REACH_SHARE_OVER_GROUPS
+
+    shares = []
+    of = init_module._Reach.of.__func__
+
+    def spy(cls, *args):
+        shares.append(args[-1])
+        return of(cls, *args)
+    monkeypatch.setattr(init_module._Reach, "of", classmethod(spy))
+    for min_candidates, expected in ((1, init_module.REACH_SHARE_OVER_GROUPS),
+                                     (10**9, init_module.REACH_SHARE)):
+        monkeypatch.setattr(init_module, "GROUPS_MIN_CANDIDATES", min_candidates)
+        shares.clear()
+        kmeans_parallel(X, 40, random_state=0)
+        assert shares and set(shares) == {expected}
+
+
 def _farthest(closest):
     read = init_module._read_closest(closest, np.ones(len(closest.ids)), closest.n_candidates,
                                      np.random.default_rng(0), 1.0)
