@@ -404,6 +404,34 @@ def test_kmeans_parallel_groups_used_where_they_pay(rng, monkeypatch):
     np.testing.assert_allclose(with_groups.sq, without.sq, rtol=0, atol=1e-6 * scale)
 
 
+def test_kmeans_parallel_groups_probed_before_their_pass(rng, monkeypatch):
+    # The probe (rows spread through X) predicts the share of rows the whole
+    # pass settles.  Where clusters overlap the groups settle few, so the
+    # round leaves its rows to the product and later rounds build none.
+    X, _ = blobs(rng, n=60_000, d=16, k=400, spread=60.0)
+    batch = X[rng.choice(len(X), 800, replace=False)]
+    groups = init_module._Groups.of(batch, np.float32)
+    deferred = np.empty(len(X), dtype=bool)
+    groups.closer(X, batch, 0, np.zeros(len(X), np.int32), np.full(len(X), np.inf), deferred)
+    probed = groups.settled_share(X, batch)
+    assert probed >= init_module.GROUPS_MIN_SETTLED
+    assert abs(probed - (1.0 - deferred.mean())) < 0.03
+
+    overlapping, _ = blobs(rng, n=60_000, d=16, k=450, spread=1.0)
+    made, searched = [], []
+    of, grouped = init_module._Groups.of, init_module.closer_in_group
+    monkeypatch.setattr(init_module._Groups, "of", lambda *a: made.append(1) or of(*a))
+    monkeypatch.setattr(init_module, "closer_in_group",
+                        lambda *a: searched.append(len(a[0])) or grouped(*a))
+    kmeans_parallel(overlapping, 450, random_state=0)
+    assert made == [1]  # the first round's, dropped after its probe
+    assert sum(searched) <= 1.1 * init_module.GROUPS_PROBE_ROWS
+    monkeypatch.setattr(init_module, "GROUPS_MIN_SETTLED", 0.0)  # kept whatever they settle
+    made.clear(), searched.clear()
+    kmeans_parallel(overlapping, 450, random_state=0)
+    assert len(made) > 1 and sum(searched) > len(overlapping)
+
+
 def test_kmeans_parallel_predicts_each_rounds_cut(rng, monkeypatch):
     # n_rounds="auto" does not draw a round predicted (from its own draws,
     # before any row is read again) not to halve the potential.  On

@@ -898,6 +898,14 @@ GROUP_NEIGHBOURS = 16
 GROUP_ITERATIONS = 3
 # Candidates' dot products computed at a time for their neighbour lists.
 GROUP_TABLE_VALUES = 2**20
+# A round keeps its groups only where they settle at least this share of the
+# rows, probed on about GROUPS_PROBE_ROWS rows spread through X: every row
+# pays for the groups' search, and a row they defer pays for the product
+# too.  Where clusters overlap, a row's nearest candidate is about as far as
+# the candidates' own neighbours, and the groups settled 0.5 % of the rows
+# at (200,000, 64, 512): 0.2 s of a 0.86 s seeding (benchmarks/RESULTS.md).
+GROUPS_MIN_SETTLED = 0.5
+GROUPS_PROBE_ROWS = 2048
 
 
 def _groups_pay(n_samples: int, batch: np.ndarray) -> bool:
@@ -968,6 +976,17 @@ class _Groups:
         ranked = centred[group_members].astype(np.float32)
         return cls(centres.astype(np.float32), origin, ranked, group_ptr, group_members, listed,
                    listed_sq, bound_sq)
+
+    def settled_share(self, X, batch) -> float:
+        """The share of the rows of ``X`` the groups settle (do not defer),
+        probed on about ``GROUPS_PROBE_ROWS`` rows spread evenly through X
+        (whatever order its rows are in)."""
+        probe = np.ascontiguousarray(X[::max(1, X.shape[0] // GROUPS_PROBE_ROWS)])
+        deferred = np.empty(probe.shape[0], dtype=np.bool_)
+        # Whether a row is deferred does not depend on its closest so far.
+        self.closer(probe, batch, 0, np.zeros(probe.shape[0], dtype=np.int32),
+                    np.full(probe.shape[0], np.inf), deferred)
+        return 1.0 - float(deferred.mean())
 
     def closer(self, rows, batch, first: int, ids, sq, deferred) -> None:
         """:func:`closer_in_group` for ``rows`` (``batch``: the one the
@@ -1194,6 +1213,7 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
     read = _read_closest(closest, weights, 1, rng, ell, count)
     # The first centre's distances (in X's dtype) give the data's scale.
     scale_sq = read.farthest_sq
+    groups_settle = True  # till a round's groups fail their probe
     for round_ in range(1, max_rounds + 1):
         if read.potential == 0.0:
             break
@@ -1209,8 +1229,12 @@ def _kmeans_parallel(X, n_clusters, weights, rng, oversampling_factor=2.0, n_rou
                 search = _Reach.of(_rows(X, chosen), batch, read.farthest_sq,
                                    rank_dtype or X.dtype,
                                    REACH_SHARE_OVER_GROUPS if groups_pay else REACH_SHARE)
-                if search is None and groups_pay:
+                if search is None and groups_pay and groups_settle:
                     search = _Groups.of(batch, rank_dtype or X.dtype)
+                    # A later round's batch, drawn where rows are far from
+                    # every candidate, would settle fewer rows still.
+                    if search.settled_share(X, batch) < GROUPS_MIN_SETTLED:
+                        search, groups_settle = None, False
             closest.add(batch, search, rank_dtype)
             chosen.extend(int(i) for i in read.picked)
         previous = read.potential
