@@ -804,14 +804,15 @@ REACH_MAX_PAIRS = 2**22
 # nearly every row is far from its closest candidate (the first round, every
 # row against the single first centre) and would take the product anyway.
 REACH_SHARE = 0.5
-# The share allowed where the batch would otherwise go through the groups
-# (_Groups), which ignore how close a row already is.  A few candidates whose
-# rows include a cluster still without a candidate reach the whole batch, yet
-# the rows near their candidate try only the few new ones near it.  At
-# (200,000, 64, 512), blobs of spread 2-3.8, where the second round's lists
-# held 0.54-0.99 of the pairs: medians over seeds 0-4 of k-means|| 0.426 ->
-# 0.392 s, 0.651 -> 0.563 s, and 0.724 -> 0.694 s, 0.740 -> 0.722 s at
-# shares of 0.97-0.99 (benchmarks/RESULTS.md).
+# The share allowed where the groups could search the batch instead
+# (_groups_pay: many candidates of many features, where the product is
+# dearest).  The groups ignore how close a row already is; a few candidates
+# whose rows include a cluster still without a candidate reach the whole
+# batch, yet the rows near their candidate try only the few new ones near
+# it.  At (200,000, 64, 512), blobs of spread 2-3.8, where the second round's
+# lists held 0.54-0.99 of the pairs: medians over seeds 0-4 of k-means||
+# 0.426 -> 0.392 s, 0.651 -> 0.563 s, and 0.724 -> 0.694 s, 0.740 -> 0.722 s
+# at shares of 0.97-0.99 (benchmarks/RESULTS.md).
 REACH_SHARE_OVER_GROUPS = 0.95
 
 
@@ -903,7 +904,10 @@ GROUP_TABLE_VALUES = 2**20
 # pays for the groups' search, and a row they defer pays for the product
 # too.  Where clusters overlap, a row's nearest candidate is about as far as
 # the candidates' own neighbours, and the groups settled 0.5 % of the rows
-# at (200,000, 64, 512): 0.2 s of a 0.86 s seeding (benchmarks/RESULTS.md).
+# at (200,000, 64, 512): 0.2 s of a 0.82 s seeding.  There, k-means|| with
+# and without them (medians over seeds 0-4): settling 0.65-0.70 of the rows
+# 0.467 against 0.521 s, 0.47 0.569 against 0.551 s, 0.23 0.685 against
+# 0.643 s (benchmarks/RESULTS.md).
 GROUPS_MIN_SETTLED = 0.5
 GROUPS_PROBE_ROWS = 2048
 
