@@ -427,7 +427,8 @@ def test_kmeans_parallel_groups_probed_before_their_pass(rng, monkeypatch):
     assert made == [1]  # the first round's, dropped after its probe
     assert sum(searched) <= 1.1 * init_module.GROUPS_PROBE_ROWS
     monkeypatch.setattr(init_module, "GROUPS_MIN_SETTLED", 0.0)  # kept whatever they settle
-    made.clear(), searched.clear()
+    made.clear()
+    searched.clear()
     kmeans_parallel(overlapping, 450, random_state=0)
     assert len(made) > 1 and sum(searched) > len(overlapping)
 
